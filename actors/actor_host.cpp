@@ -1,0 +1,45 @@
+#include "actors/actor_host.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+
+#include <algorithm>
+#include <thread>
+
+namespace concurry::actors {
+
+struct actor_host::impl {
+  explicit impl(std::size_t threads) : threads{threads}, system{configure(cfg, threads)} {}
+
+  static caf::actor_system_config& configure(caf::actor_system_config& cfg, std::size_t threads) {
+    // NOTE: the work-stealing default polls while idle and burns CPU after bursts; our actors
+    // are control-plane only (worker code has threads of its own), so sharing suffices.
+    cfg.set("scheduler.policy", caf::atom("sharing"));
+    cfg.set("scheduler.max-threads", threads);
+    cfg.set("logger.console", caf::atom("none"));
+    return cfg;
+  }
+
+  std::size_t threads;
+  caf::actor_system_config cfg;
+  caf::actor_system system;
+};
+
+actor_host::actor_host(std::size_t scheduler_threads) {
+  if (scheduler_threads == 0)
+    scheduler_threads = std::max(2u, std::thread::hardware_concurrency());
+  impl_ = std::make_unique<impl>(scheduler_threads);
+}
+
+actor_host::~actor_host() = default;
+
+std::size_t actor_host::scheduler_threads() const noexcept {
+  return impl_->threads;
+}
+
+caf::actor_system& actor_host::system() noexcept {
+  return impl_->system;
+}
+
+} // namespace concurry::actors

@@ -1,0 +1,51 @@
+// The untyped pool behind every handle: the one boundary between the header-only API and the
+// runtime library, so that no CAF header reaches user code.
+#pragma once
+
+#include <concurry/detail/call.hpp>
+#include <concurry/mode.hpp>
+#include <concurry/stats.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace concurry::detail {
+
+class pool_core;
+
+/// Everything a pool needs to know besides how to build a worker.
+struct pool_spec {
+  std::string worker_name;
+  concurry::mode mode = concurry::mode::thread;
+  std::size_t max_workers = 0;
+  concurry::load_balancing load_balancing = concurry::load_balancing::round_robin;
+  std::chrono::nanoseconds stop_timeout = std::chrono::seconds{30};
+  bool local_only = false;
+};
+
+/// Builds one worker object; called on the worker's own thread with its context set.
+using worker_factory = std::function<std::unique_ptr<worker_base>()>;
+
+/// Creates and starts a pool. Throws `config_error` for options the mode does not allow, and
+/// rethrows the exception of a worker constructor that threw (after stopping the others).
+std::shared_ptr<pool_core> create_pool(const pool_spec& spec, worker_factory factory);
+
+/// Hands a call to a worker chosen by the load balancer (in sync mode: runs it here). Takes
+/// the queue's reference of `call`; a call on a stopped pool fails with `stopped_error`.
+void dispatch(pool_core& pool, call_node& call) noexcept;
+
+/// Stops the pool: calls in flight may finish within `timeout`, the rest fail with
+/// `stopped_error`. Idempotent; a second caller waits for the first stop to end.
+void stop(pool_core& pool, std::chrono::nanoseconds timeout);
+
+/// The pool's default stop timeout.
+std::chrono::nanoseconds stop_timeout(const pool_core& pool) noexcept;
+
+bool is_stopped(const pool_core& pool) noexcept;
+pool_stats statistics(pool_core& pool);
+/// Throws std::out_of_range for an index past the last worker.
+worker_stats statistics(pool_core& pool, std::size_t worker);
+
+} // namespace concurry::detail

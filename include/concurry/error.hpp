@@ -1,0 +1,44 @@
+// The exception types of the public API. Every error concurry reports derives from
+// concurry::error, so `catch (const concurry::error&)` sees all of them; exceptions thrown by
+// user methods are never wrapped and reach the caller with their own type.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace concurry {
+
+/// The base of every exception concurry itself throws.
+class error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A wait with a deadline ran out: `future::result(timeout)`, `stop` waits and the like.
+/// The thing waited for is left as it was; a future can be waited on again.
+class timeout_error : public error {
+public:
+  using error::error;
+};
+
+/// The call was cancelled with `future::cancel()` before it started.
+class cancelled_error : public error {
+public:
+  using error::error;
+};
+
+/// The pool was stopped: the call was made after `stop`, or it was still queued or running when
+/// the stop timeout ran out.
+class stopped_error : public error {
+public:
+  using error::error;
+};
+
+/// Invalid options or registration: an unknown mode or load balancer, a worker count the mode
+/// does not allow, a mode the worker's registration does not permit.
+class config_error : public error {
+public:
+  using error::error;
+};
+
+} // namespace concurry

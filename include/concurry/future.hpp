@@ -1,0 +1,142 @@
+// concurry::future<T>: the pending result of a call. Copies share one state; the result can be
+// read any number of times, with or without a deadline.
+#pragma once
+
+#include <concurry/detail/future_state.hpp>
+#include <concurry/error.hpp>
+
+#include <chrono>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+namespace concurry {
+
+template <class T>
+class future;
+
+namespace detail {
+template <class T>
+future<T> make_future(state_ptr<value_state<T>> s) noexcept;
+[[noreturn]] void throw_timeout(std::chrono::nanoseconds waited);
+[[noreturn]] void throw_invalid_future();
+} // namespace detail
+
+/// The pending result of a call: a value of type T, an exception, or cancellation.
+///
+/// Copies share one state and are safe to use from several threads at once. `result()` can be
+/// called again and again; it returns a copy of the value. A future that was default-constructed
+/// is not valid and throws `concurry::error` from every accessor but `valid()`.
+///
+/// Does not: run the call (that is the pool's job), or cancel a call that has started.
+template <class T>
+class future {
+public:
+  using value_type = T;
+
+  /// An invalid future, a placeholder to assign to.
+  future() noexcept = default;
+
+  /// True when the future refers to a call.
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(state_); }
+
+  /// True once the call finished: with a value, an exception, or cancellation.
+  [[nodiscard]] bool done() const {
+    return detail::is_final(checked().status());
+  }
+
+  /// True while the method runs on its worker.
+  [[nodiscard]] bool running() const {
+    auto s = checked().status();
+    return s == detail::status_running || s == detail::status_completing;
+  }
+
+  /// True when the call was cancelled before it started.
+  [[nodiscard]] bool cancelled() const { return checked().status() == detail::status_cancelled; }
+
+  /// Cancels the call if it has not started. False once it is running or done; a cancelled
+  /// future throws `cancelled_error` from `result()`.
+  bool cancel() { return checked().cancel(); }
+
+  /// Waits for the call, then returns its value or rethrows its exception with its original type.
+  T result() const {
+    checked().wait();
+    return get();
+  }
+
+  /// As `result()`, but throws `timeout_error` when the call is not done within `timeout`. The
+  /// future stays usable: a later `result()` still returns the value.
+  template <class Rep, class Period>
+  T result(std::chrono::duration<Rep, Period> timeout) const {
+    wait_or_throw(timeout);
+    return get();
+  }
+
+  /// Waits for the call; returns its exception, or null when it succeeded.
+  [[nodiscard]] std::exception_ptr exception() const {
+    checked().wait();
+    return state_->error();
+  }
+
+  /// As `exception()`, with a deadline (throws `timeout_error`).
+  template <class Rep, class Period>
+  [[nodiscard]] std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
+    wait_or_throw(timeout);
+    return state_->error();
+  }
+
+  /// Waits until the call is done, whatever the outcome.
+  void wait() const { checked().wait(); }
+
+  /// Waits at most `timeout`; true when the call is done.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return checked().wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  }
+
+  /// Calls `fn(future)` once the call is done: at once on this thread if it already is,
+  /// otherwise on the thread that completes it (a worker's thread). Each callback runs exactly
+  /// once. An exception escaping `fn` is logged and dropped.
+  template <class F>
+  void add_done_callback(F&& fn) {
+    static_assert(std::is_invocable_v<F&, future<T>>, "the callback takes a concurry::future<T>");
+    checked().add_callback([self = *this, fn = std::forward<F>(fn)]() mutable { fn(self); });
+  }
+
+private:
+  template <class U>
+  friend future<U> detail::make_future(detail::state_ptr<detail::value_state<U>>) noexcept;
+
+  explicit future(detail::state_ptr<detail::value_state<T>> s) noexcept : state_{std::move(s)} {}
+
+  detail::value_state<T>& checked() const {
+    if (!state_)
+      detail::throw_invalid_future();
+    return *state_;
+  }
+
+  template <class Rep, class Period>
+  void wait_or_throw(std::chrono::duration<Rep, Period> timeout) const {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout);
+    if (!checked().wait_for(ns))
+      detail::throw_timeout(ns);
+  }
+
+  T get() const {
+    if (state_->status() != detail::status_done)
+      std::rethrow_exception(state_->error());
+    if constexpr (!std::is_void_v<T>)
+      return state_->value();
+  }
+
+  detail::state_ptr<detail::value_state<T>> state_;
+};
+
+namespace detail {
+template <class T>
+future<T> make_future(state_ptr<value_state<T>> s) noexcept {
+  return future<T>{std::move(s)};
+}
+} // namespace detail
+
+} // namespace concurry

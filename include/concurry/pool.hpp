@@ -1,0 +1,158 @@
+// Pools and handles. `init()` returns a `concurry::pool<W>`, the move-only owner of the workers;
+// `pool.ref()` gives copyable `concurry::handle<W>`s that can travel, into other workers too.
+// Both make calls: `pool.call(&W::method, args...)` returns a `concurry::future<R>`.
+#pragma once
+
+#include <concurry/detail/call.hpp>
+#include <concurry/detail/pool_core.hpp>
+#include <concurry/error.hpp>
+#include <concurry/future.hpp>
+#include <concurry/registry.hpp>
+#include <concurry/stats.hpp>
+
+#include <chrono>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace concurry {
+
+namespace detail {
+[[noreturn]] void throw_no_pool();
+} // namespace detail
+
+/// A copyable reference to a pool of `W` workers. Calls through a handle whose pool has
+/// stopped fail with `stopped_error`. With `Blocking`, `call` waits and returns the value.
+///
+/// Does not: keep the workers alive (the owning `pool` does), or retry a failed call.
+template <class W, bool Blocking = false>
+class basic_handle {
+public:
+  /// A handle to no pool; every call throws `concurry::error`.
+  basic_handle() noexcept = default;
+
+  /// Calls `method` with `args` on a worker chosen by the load balancer. Arguments are copied
+  /// (or moved) into the call when it is made. Returns a future of the method's result, or with
+  /// a blocking pool the result itself (rethrowing the method's exception).
+  ///
+  /// Calls from one handle to one worker start in the order they were made.
+  template <class M, class... A>
+  auto call(M method, A&&... args) const {
+    using fn = detail::member_fn<M>;
+    using R = typename fn::result_type;
+    using params = typename fn::args;
+    static_assert(std::is_base_of_v<typename fn::class_type, W>, "the method is not one of W's");
+    static_assert(std::tuple_size_v<params> == sizeof...(A),
+                  "wrong number of arguments for this method");
+    if (!core_)
+      detail::throw_no_pool();
+    auto* op = make_call<R>(method, static_cast<params*>(nullptr), std::forward<A>(args)...);
+    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
+    detail::dispatch(*core_, *op);
+    if constexpr (Blocking)
+      return f.result();
+    else
+      return f;
+  }
+
+  /// True once the pool was stopped.
+  [[nodiscard]] bool is_stopped() const { return !core_ || detail::is_stopped(*core_); }
+
+  /// The pool's statistics now.
+  [[nodiscard]] pool_stats stats() const { return detail::statistics(*checked()); }
+
+  /// The statistics of worker `index`; throws std::out_of_range past the last worker.
+  [[nodiscard]] concurry::worker_stats worker_stats(std::size_t index) const {
+    return detail::statistics(*checked(), index);
+  }
+
+protected:
+  explicit basic_handle(std::shared_ptr<detail::pool_core> core) noexcept : core_{std::move(core)} {}
+
+  const std::shared_ptr<detail::pool_core>& checked() const {
+    if (!core_)
+      detail::throw_no_pool();
+    return core_;
+  }
+
+  std::shared_ptr<detail::pool_core> core_;
+
+private:
+  template <class R, class M, class... P, class... A>
+  static auto* make_call(M method, std::tuple<P...>*, A&&... args) {
+    static_assert((std::is_constructible_v<std::decay_t<P>, A&&> && ...),
+                  "an argument does not convert to the method's parameter type");
+    using args_t = std::tuple<std::decay_t<P>...>;
+    return new detail::call_op<R, W, M, args_t>(method, std::forward<A>(args)...);
+  }
+};
+
+/// The owner of a pool of `W` workers, as `init()` returns it. Move-only; when it is destroyed
+/// every worker stops (with the pool's `stop_timeout`), also while an exception unwinds.
+template <class W, bool Blocking = false>
+class basic_pool : public basic_handle<W, Blocking> {
+public:
+  using handle_type = basic_handle<W, Blocking>;
+
+  basic_pool() noexcept = default;
+  basic_pool(basic_pool&&) noexcept = default;
+  basic_pool& operator=(basic_pool&& other) noexcept {
+    if (this != &other) {
+      shutdown();
+      this->core_ = std::move(other.core_);
+    }
+    return *this;
+  }
+  basic_pool(const basic_pool&) = delete;
+  basic_pool& operator=(const basic_pool&) = delete;
+  ~basic_pool() { shutdown(); }
+
+  /// A copyable handle to this pool.
+  [[nodiscard]] handle_type ref() const { return handle_type{*this}; }
+
+  /// Stops the pool with its `stop_timeout`.
+  void stop() { detail::stop(*this->checked(), detail::stop_timeout(*this->core_)); }
+
+  /// Stops the pool: calls already made may finish within `timeout`; those still queued or
+  /// running after it fail with `stopped_error`, and threads still inside a method are left
+  /// behind (they do not hold up shutdown or process exit). Stopping twice is harmless.
+  template <class Rep, class Period>
+  void stop(std::chrono::duration<Rep, Period> timeout) {
+    detail::stop(*this->checked(),
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+  }
+
+private:
+  template <class, bool>
+  friend class worker_builder;
+
+  explicit basic_pool(std::shared_ptr<detail::pool_core> core) noexcept
+    : handle_type{std::move(core)} {}
+
+  void shutdown() noexcept {
+    if (!this->core_)
+      return;
+    try {
+      detail::stop(*this->core_, detail::stop_timeout(*this->core_));
+    } catch (...) {
+      // NOTE: a destructor must not throw; stop() only throws when the runtime is gone, and
+      // then there is nothing left to stop.
+    }
+  }
+};
+
+/// A pool of `W` whose calls return futures.
+template <class W>
+using pool = basic_pool<W, false>;
+/// A pool of `W` whose calls wait and return values (`options().blocking()`).
+template <class W>
+using blocking_pool = basic_pool<W, true>;
+/// A copyable handle to a pool of `W`.
+template <class W>
+using handle = basic_handle<W, false>;
+/// A copyable handle to a blocking pool of `W`.
+template <class W>
+using blocking_handle = basic_handle<W, true>;
+
+} // namespace concurry

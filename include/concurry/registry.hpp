@@ -1,0 +1,161 @@
+// Worker registration. One macro names a worker class, its constructor arguments and its
+// methods, so that other processes and nodes can construct it and call it by name:
+//
+//     CONCURRY_WORKER(data_processor, (int), process, processed)
+//
+// It checks at compile time that every constructor argument, method argument and result can
+// cross a process boundary (transfer.hpp). CONCURRY_LOCAL_WORKER has the same shape and accepts
+// any types, but restricts the worker to sync and thread modes.
+//
+// Write either macro once, in the namespace of the class, after its definition, with no
+// semicolon after it. Listed methods must not be overloaded.
+#pragma once
+
+#include <concurry/detail/preprocessor.hpp>
+#include <concurry/transfer.hpp>
+#include <concurry/worker.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <typeindex>
+#include <vector>
+
+namespace concurry {
+
+/// What the registry knows of one worker type.
+struct worker_type_info {
+  std::string name;                      ///< the class name as written in the macro
+  std::vector<std::string> method_names; ///< in the order of the macro
+  std::size_t constructor_arity = 0;
+  bool local_only = false; ///< registered with CONCURRY_LOCAL_WORKER
+};
+
+/// Every worker type registered in this program, in registration order.
+std::vector<worker_type_info> registered_workers();
+
+/// The registered worker type of that name, or null.
+const worker_type_info* find_registered_worker(std::string_view name);
+
+namespace detail {
+
+/// Splits a pointer to member function into its class, result and parameters.
+template <class M>
+struct member_fn;
+
+#define CONCURRY_DETAIL_MEMBER_FN(qualifiers)                                                      \
+  template <class C, class R, class... A>                                                          \
+  struct member_fn<R (C::*)(A...) qualifiers> {                                                    \
+    using class_type = C;                                                                          \
+    using result_type = R;                                                                         \
+    using args = std::tuple<A...>;                                                                 \
+  };
+CONCURRY_DETAIL_MEMBER_FN()
+CONCURRY_DETAIL_MEMBER_FN(const)
+CONCURRY_DETAIL_MEMBER_FN(&)
+CONCURRY_DETAIL_MEMBER_FN(const&)
+CONCURRY_DETAIL_MEMBER_FN(noexcept)
+CONCURRY_DETAIL_MEMBER_FN(const noexcept)
+CONCURRY_DETAIL_MEMBER_FN(& noexcept)
+CONCURRY_DETAIL_MEMBER_FN(const& noexcept)
+#undef CONCURRY_DETAIL_MEMBER_FN
+
+template <class Signature>
+struct constructor_args;
+template <class... A>
+struct constructor_args<void(A...)> {
+  using type = std::tuple<std::decay_t<A>...>;
+};
+
+template <class Tuple>
+struct all_transferable;
+template <class... Ts>
+struct all_transferable<std::tuple<Ts...>> : std::bool_constant<(is_transferable_v<Ts> && ...)> {};
+
+template <class M>
+constexpr bool method_transferable() {
+  using fn = member_fn<M>;
+  return all_transferable<typename fn::args>::value && is_transferable_v<typename fn::result_type>;
+}
+
+/// The descriptor type CONCURRY_WORKER generated for W, found by argument-dependent lookup.
+template <class W>
+using descriptor_of = decltype(concurry_worker_descriptor(static_cast<const W*>(nullptr)));
+
+template <class W>
+concept registered_worker = requires { concurry_worker_descriptor(static_cast<const W*>(nullptr)); };
+
+/// Compile-time checks of one registration; returns true so it can feed a static_assert.
+template <class D>
+constexpr bool check_worker() {
+  using W = typename D::worker_type;
+  using ctor = typename constructor_args<typename D::constructor>::type;
+  static_assert(std::is_base_of_v<worker<W>, W>,
+                "concurry: a worker class must derive from concurry::worker<itself>");
+  static_assert(
+    []<class... A>(std::tuple<A...>*) { return std::is_constructible_v<W, A...>; }(
+      static_cast<ctor*>(nullptr)),
+    "concurry: the worker cannot be constructed from the constructor arguments named in the "
+    "registration");
+  if constexpr (!D::local_only) {
+    static_assert(all_transferable<ctor>::value,
+                  "concurry: a constructor argument of this worker cannot cross a process "
+                  "boundary; make its type transferable with CONCURRY_TYPE, or register the "
+                  "worker with CONCURRY_LOCAL_WORKER (sync and thread modes only)");
+    static_assert(std::apply([](auto... m) { return (method_transferable<decltype(m)>() && ...); },
+                             D::methods()),
+                  "concurry: an argument or result of a method of this worker cannot cross a "
+                  "process boundary; make its type transferable with CONCURRY_TYPE, or register "
+                  "the worker with CONCURRY_LOCAL_WORKER (sync and thread modes only)");
+  }
+  return true;
+}
+
+/// Adds a type to the registry; called once per registration during static initialisation.
+bool add_registered_worker(worker_type_info info, std::type_index type);
+
+template <class D>
+bool register_worker() {
+  using ctor = typename constructor_args<typename D::constructor>::type;
+  worker_type_info info;
+  info.name = D::name;
+  for (auto n : D::method_names())
+    info.method_names.emplace_back(n);
+  info.constructor_arity = std::tuple_size_v<ctor>;
+  info.local_only = D::local_only;
+  return add_registered_worker(std::move(info), typeid(typename D::worker_type));
+}
+
+} // namespace detail
+} // namespace concurry
+
+#define CONCURRY_DETAIL_WORKER(cls, ctor_args, local, ...)                                         \
+  struct concurry_worker_descriptor_##cls {                                                        \
+    using worker_type = cls;                                                                       \
+    using constructor = void ctor_args;                                                            \
+    static constexpr bool local_only = local;                                                      \
+    static constexpr const char* name = #cls;                                                      \
+    static constexpr auto methods() noexcept {                                                     \
+      return ::std::make_tuple(CONCURRY_DETAIL_FOR_EACH(CONCURRY_DETAIL_MEMBER_PTR, cls, __VA_ARGS__)); \
+    }                                                                                              \
+    static ::std::vector<::std::string_view> method_names() {                                      \
+      return {CONCURRY_DETAIL_FOR_EACH(CONCURRY_DETAIL_STRING, ~, __VA_ARGS__)};                   \
+    }                                                                                              \
+  };                                                                                               \
+  [[maybe_unused]] inline concurry_worker_descriptor_##cls concurry_worker_descriptor(const cls*) { \
+    return {};                                                                                     \
+  }                                                                                                \
+  static_assert(::concurry::detail::check_worker<concurry_worker_descriptor_##cls>());             \
+  [[maybe_unused]] inline const bool concurry_worker_registered_##cls =                            \
+    ::concurry::detail::register_worker<concurry_worker_descriptor_##cls>();
+
+/// Registers worker class `cls`: `CONCURRY_WORKER(cls, (ctor arg types...), method, ...);`.
+/// Every argument and result must be transferable (transfer.hpp); checked at compile time.
+#define CONCURRY_WORKER(cls, ctor_args, ...)                                                       \
+  CONCURRY_DETAIL_WORKER(cls, ctor_args, false __VA_OPT__(, ) __VA_ARGS__)
+
+/// Registers worker class `cls` for sync and thread modes only, with any argument types.
+#define CONCURRY_LOCAL_WORKER(cls, ctor_args, ...)                                                 \
+  CONCURRY_DETAIL_WORKER(cls, ctor_args, true __VA_OPT__(, ) __VA_ARGS__)

@@ -1,0 +1,47 @@
+// Pool and worker statistics, with the keys and algorithm names of the Python library.
+#pragma once
+
+#include <concurry/mode.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <ostream>
+
+namespace concurry {
+
+/// The load balancer's part of the statistics. Which maps are filled depends on the algorithm,
+/// as in the Python library: `active_calls`/`total_active` for least_active, `total_calls`/
+/// `sum_total_calls` for least_total.
+struct load_balancer_stats {
+  load_balancing algorithm = load_balancing::round_robin; ///< printed as "RoundRobin" etc.
+  std::uint64_t total_dispatched = 0;                     ///< calls handed to workers, ever
+  std::map<std::size_t, std::uint64_t> active_calls;      ///< worker index -> calls in flight
+  std::uint64_t total_active = 0;                         ///< calls in flight, all workers
+  std::map<std::size_t, std::uint64_t> total_calls;       ///< worker index -> calls ever
+  std::uint64_t sum_total_calls = 0;                      ///< calls ever, all workers
+};
+
+/// A snapshot of a pool, as `pool::stats()` returns it.
+struct pool_stats {
+  concurry::mode mode = concurry::mode::thread;
+  std::size_t total_workers = 0; ///< persistent workers alive
+  std::size_t max_workers = 0;
+  bool on_demand = false;
+  std::size_t on_demand_active = 0;
+  bool stopped = false;
+  load_balancer_stats load_balancer;
+};
+
+/// A snapshot of one worker of a pool, as `pool::worker_stats(i)` returns it.
+struct worker_stats {
+  std::size_t worker_id = 0;
+  bool stopped = false;
+  std::uint64_t active_calls = 0; ///< calls dispatched to it and not finished
+  std::uint64_t total_calls = 0;  ///< calls ever dispatched to it
+};
+
+/// Prints a pool's statistics as one line of `key=value` fields.
+std::ostream& operator<<(std::ostream& os, const pool_stats& s);
+
+} // namespace concurry

@@ -1,0 +1,110 @@
+// The thread of one thread-mode worker: it builds the worker object, then runs calls from a
+// lock-free queue in the order they were queued. Handles push calls straight onto the queue
+// (the hot path); the worker actor starts, stops and abandons the thread.
+#pragma once
+
+#include "actors/worker_body.hpp"
+
+#include <concurry/detail/call.hpp>
+#include <concurry/detail/pool_core.hpp>
+#include <concurry/worker.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace concurry::runtime_internal {
+
+/// A multi-producer, single-consumer intrusive queue of calls (Vyukov's design): a push is one
+/// atomic exchange and one store; a pop never blocks but may miss a push still in progress.
+class call_queue {
+public:
+  call_queue() noexcept;
+
+  void push(detail::call_node& n) noexcept;
+
+  /// The oldest call, or null when empty (or when the oldest push has not finished linking).
+  detail::call_node* pop() noexcept;
+
+private:
+  // A node that is never a call; it keeps the queue non-empty for the algorithm.
+  struct stub_node final : detail::call_node {
+    detail::future_state_base& state() noexcept override;
+    bool execute(worker_base&) noexcept override { return false; }
+    std::uint32_t stored_status() const noexcept override { return 0; }
+  };
+
+  alignas(64) std::atomic<detail::call_node*> head_;
+  alignas(64) detail::call_node* tail_;
+  stub_node stub_;
+};
+
+/// One worker thread. Created by the pool, owned jointly by the pool, its worker actor and the
+/// thread itself (so an abandoned thread keeps what it uses alive).
+class worker_runner final : public actors::worker_body,
+                            public std::enable_shared_from_this<worker_runner> {
+public:
+  worker_runner(std::size_t index, std::string worker_name);
+  ~worker_runner() override;
+
+  /// Starts the thread and builds the worker object on it; rethrows the constructor's exception.
+  void start(const detail::worker_factory& factory);
+
+  /// Hot path: counts the call as dispatched and queues it.
+  void dispatch(detail::call_node& call) noexcept {
+    dispatched_.fetch_add(1, std::memory_order_relaxed);
+    enqueue(call);
+  }
+
+  [[nodiscard]] std::uint64_t active_calls() const noexcept {
+    auto d = dispatched_.load(std::memory_order_relaxed);
+    auto f = finished_.load(std::memory_order_acquire);
+    return d > f ? d - f : 0;
+  }
+  [[nodiscard]] std::uint64_t dispatched() const noexcept {
+    return dispatched_.load(std::memory_order_relaxed);
+  }
+
+  void enqueue(detail::call_node& call) noexcept override;
+  void begin_stop(std::function<void()> on_exit) override;
+  void abandon() noexcept override;
+  [[nodiscard]] actors::worker_counters counters() const noexcept override;
+
+private:
+  void run(const detail::worker_factory* factory, std::exception_ptr* ctor_error);
+  detail::call_node* take() noexcept;
+  void execute(detail::call_node& call) noexcept;
+  void wake() noexcept;
+  void fail_queued_locked() noexcept;
+  void exit_thread() noexcept;
+  std::exception_ptr stopped_error() const;
+
+  const std::size_t index_;
+  const std::string worker_name_;
+
+  // Written by callers, read by statistics.
+  alignas(64) std::atomic<std::uint64_t> dispatched_{0};
+  // Written by the worker thread.
+  alignas(64) std::atomic<std::uint64_t> finished_{0};
+  // Wake-ups: the thread sleeps on wake_seq_ after announcing itself in sleeping_.
+  alignas(64) std::atomic<std::uint32_t> wake_seq_{0};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> stopping_{false};
+
+  call_queue queue_;
+
+  // Guards popping, the running call and the end of the worker against abandon().
+  std::mutex mutex_;
+  detail::call_node* current_ = nullptr;
+  bool abandoned_ = false;
+  bool exited_ = false;
+  std::function<void()> on_exit_;
+  std::unique_ptr<worker_base> worker_;
+};
+
+} // namespace concurry::runtime_internal

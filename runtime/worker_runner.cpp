@@ -1,0 +1,263 @@
+#include "runtime/internal/worker_runner.hpp"
+
+#include <concurry/error.hpp>
+
+#include <future>
+#include <thread>
+
+namespace concurry::runtime_internal {
+
+namespace {
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// How often an idle worker looks at its queue again before it sleeps. Waking a sleeping thread
+// costs tens of microseconds on these VMs; a short spin catches the next call of a pipeline.
+constexpr int idle_spins = 200;
+
+} // namespace
+
+// -- call_queue ---------------------------------------------------------------
+
+detail::future_state_base& call_queue::stub_node::state() noexcept {
+  // Never called: the stub is never handed out by pop().
+  static detail::value_state<void> unused;
+  return unused;
+}
+
+call_queue::call_queue() noexcept : head_{&stub_}, tail_{&stub_} {}
+
+void call_queue::push(detail::call_node& n) noexcept {
+  n.next_call.store(nullptr, std::memory_order_relaxed);
+  auto* prev = head_.exchange(&n, std::memory_order_acq_rel);
+  prev->next_call.store(&n, std::memory_order_release);
+}
+
+detail::call_node* call_queue::pop() noexcept {
+  auto* tail = tail_;
+  auto* next = tail->next_call.load(std::memory_order_acquire);
+  if (tail == &stub_) {
+    if (!next)
+      return nullptr;
+    tail_ = next;
+    tail = next;
+    next = next->next_call.load(std::memory_order_acquire);
+  }
+  if (next) {
+    tail_ = next;
+    return tail;
+  }
+  if (tail != head_.load(std::memory_order_acquire))
+    return nullptr; // a push is between its exchange and its link
+  push(stub_);
+  next = tail->next_call.load(std::memory_order_acquire);
+  if (next) {
+    tail_ = next;
+    return tail;
+  }
+  return nullptr;
+}
+
+// -- worker_runner ------------------------------------------------------------
+
+worker_runner::worker_runner(std::size_t index, std::string worker_name)
+  : index_{index}, worker_name_{std::move(worker_name)} {}
+
+worker_runner::~worker_runner() = default;
+
+void worker_runner::start(const detail::worker_factory& factory) {
+  std::exception_ptr ctor_error;
+  std::promise<void> built;
+  auto built_future = built.get_future();
+  // The thread owns a reference, so an abandoned thread never outlives what it touches. It is
+  // detached: stop() waits for it through the worker actor, with a deadline.
+  std::thread{[self = shared_from_this(), &factory, &ctor_error, &built] {
+    self->run(&factory, &ctor_error);
+    built.set_value();
+    while (auto* call = self->take())
+      self->execute(*call);
+    self->exit_thread();
+  }}.detach();
+  built_future.wait();
+  if (ctor_error)
+    std::rethrow_exception(ctor_error);
+}
+
+void worker_runner::run(const detail::worker_factory* factory, std::exception_ptr* ctor_error) {
+  detail::constructing_worker_context().index = index_;
+  try {
+    worker_ = (*factory)();
+  } catch (...) {
+    *ctor_error = std::current_exception();
+    // Nothing can be queued yet; a worker without an object ends at once.
+    stopping_.store(true);
+    std::lock_guard guard{mutex_};
+    abandoned_ = true;
+  }
+}
+
+detail::call_node* worker_runner::take() noexcept {
+  detail::call_node* previous = nullptr;
+  detail::call_node* next = nullptr;
+  for (int spin = 0;; ++spin) {
+    bool abandoned = false;
+    {
+      std::lock_guard guard{mutex_};
+      previous = std::exchange(current_, nullptr);
+      abandoned = abandoned_;
+      if (!abandoned)
+        next = current_ = queue_.pop();
+    }
+    if (previous) {
+      // Released only now: until current_ was cleared, abandon() could still look at it.
+      previous->state().release();
+      previous = nullptr;
+    }
+    if (next)
+      return next;
+    if (abandoned)
+      return nullptr;
+    if (spin < idle_spins) {
+      cpu_relax();
+      continue;
+    }
+    if (stopping_.load(std::memory_order_acquire))
+      return nullptr;
+
+    // Announce the sleep, then look once more: a producer either sees sleeping_ or its call is
+    // seen here (both sides fence between their store and their load).
+    auto seq = wake_seq_.load(std::memory_order_acquire);
+    sleeping_.store(true, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    {
+      std::lock_guard guard{mutex_};
+      if (!abandoned_)
+        next = current_ = queue_.pop();
+    }
+    if (!next && !stopping_.load(std::memory_order_relaxed))
+      wake_seq_.wait(seq, std::memory_order_acquire);
+    sleeping_.store(false, std::memory_order_relaxed);
+    if (next)
+      return next;
+    spin = 0;
+  }
+}
+
+void worker_runner::execute(detail::call_node& call) noexcept {
+  auto& state = call.state();
+  if (!state.try_start()) {
+    // Cancelled before it started.
+    finished_.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  bool claimed = call.execute(*worker_);
+  // Counted before the future completes, so a caller that saw the result also sees the worker
+  // as idle again (least_active relies on it).
+  finished_.fetch_add(1, std::memory_order_release);
+  if (claimed)
+    state.publish(call.stored_status());
+}
+
+void worker_runner::wake() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_relaxed)) {
+    wake_seq_.fetch_add(1, std::memory_order_release);
+    wake_seq_.notify_one();
+  }
+}
+
+void worker_runner::enqueue(detail::call_node& call) noexcept {
+  queue_.push(call);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (closed_.load(std::memory_order_relaxed)) {
+    // The thread no longer takes calls; whoever sees the close fails what is left.
+    std::lock_guard guard{mutex_};
+    fail_queued_locked();
+    return;
+  }
+  if (sleeping_.load(std::memory_order_relaxed)) {
+    wake_seq_.fetch_add(1, std::memory_order_release);
+    wake_seq_.notify_one();
+  }
+}
+
+void worker_runner::begin_stop(std::function<void()> on_exit) {
+  {
+    std::lock_guard guard{mutex_};
+    if (exited_ && !abandoned_) {
+      if (on_exit)
+        on_exit();
+    } else if (!abandoned_) {
+      on_exit_ = std::move(on_exit);
+    }
+  }
+  stopping_.store(true, std::memory_order_seq_cst);
+  wake();
+}
+
+void worker_runner::abandon() noexcept {
+  {
+    std::lock_guard guard{mutex_};
+    if (abandoned_)
+      return;
+    abandoned_ = true;
+    closed_.store(true, std::memory_order_seq_cst);
+    on_exit_ = nullptr;
+    // current_ may be a call that already finished (its reference is still held); fail() then
+    // does nothing.
+    if (current_)
+      current_->state().fail(stopped_error());
+    fail_queued_locked();
+  }
+  stopping_.store(true, std::memory_order_seq_cst);
+  wake_seq_.fetch_add(1, std::memory_order_release);
+  wake_seq_.notify_one();
+}
+
+void worker_runner::exit_thread() noexcept {
+  std::unique_ptr<worker_base> object;
+  {
+    std::lock_guard guard{mutex_};
+    closed_.store(true, std::memory_order_seq_cst);
+    fail_queued_locked();
+    object = std::move(worker_);
+  }
+  // The user's destructor runs on the worker's own thread, outside the lock.
+  object.reset();
+  std::lock_guard guard{mutex_};
+  exited_ = true;
+  // Called under the lock: once abandon() returned, no callback reaches an actor system that
+  // may be gone.
+  if (on_exit_ && !abandoned_)
+    std::exchange(on_exit_, nullptr)();
+}
+
+void worker_runner::fail_queued_locked() noexcept {
+  while (auto* call = queue_.pop()) {
+    call->state().fail(stopped_error());
+    finished_.fetch_add(1, std::memory_order_release);
+    call->state().release();
+  }
+}
+
+actors::worker_counters worker_runner::counters() const noexcept {
+  actors::worker_counters c;
+  c.dispatched = dispatched_.load(std::memory_order_relaxed);
+  c.finished = finished_.load(std::memory_order_acquire);
+  c.stopped = closed_.load(std::memory_order_acquire);
+  return c;
+}
+
+std::exception_ptr worker_runner::stopped_error() const {
+  return std::make_exception_ptr(concurry::stopped_error{
+    "the pool of " + worker_name_ + " was stopped before the call finished (worker " +
+    std::to_string(index_) + ")"});
+}
+
+} // namespace concurry::runtime_internal
