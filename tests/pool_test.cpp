@@ -1,0 +1,330 @@
+#include "modes.hpp"
+#include "test_workers.hpp"
+
+#include <concurry/concurry.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <latch>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using concurry_test::counter;
+using concurry_test::gate;
+using concurry_test::sleeper;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("a pool of three round-robin workers gives each three of nine calls", M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = counter::options().mode(M::value).max_workers(3).load_balancing("rr").init();
+  for (int i = 0; i < 9; ++i) {
+    auto [worker, count] = pool.call(&counter::count, i).result();
+    CHECK(worker == static_cast<std::size_t>(i % 3));
+    CHECK(count == i / 3 + 1);
+  }
+  CHECK(pool.call(&counter::seen).result() == std::vector<int>{0, 3, 6});
+  for (std::size_t w = 0; w < 3; ++w)
+    CHECK(pool.worker_stats(w).total_calls == (w == 0 ? 4 : 3));
+}
+
+TEST_CASE_TEMPLATE("least_active keeps short calls off a busy worker", M, CONCURRY_POOL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(3).load_balancing("active").init();
+  auto slow = pool.call(&sleeper::sleep_ms, 2000);
+  auto t0 = clock_type::now();
+  for (int i = 0; i < 10; ++i)
+    CHECK(pool.call(&sleeper::sleep_ms, 100).result() != 0);
+  CHECK(seconds_since(t0) < 1.8);
+  CHECK(slow.result() == 0);
+}
+
+TEST_CASE_TEMPLATE("statistics after 100 least_active calls show 100 dispatched, none in flight",
+                   M, CONCURRY_POOL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(4).load_balancing("least_active").init();
+  std::vector<concurry::future<int>> futures;
+  for (int i = 0; i < 100; ++i)
+    futures.push_back(pool.call(&sleeper::checked_double, i));
+  for (auto& f : futures)
+    f.result();
+  auto s = pool.stats();
+  CHECK(s.load_balancer.algorithm == concurry::load_balancing::least_active);
+  CHECK(concurry::to_string(s.load_balancer.algorithm) == "LeastActiveLoad");
+  CHECK(s.load_balancer.total_dispatched == 100);
+  CHECK(s.load_balancer.total_active == 0);
+  CHECK(s.load_balancer.active_calls.size() == 4);
+  CHECK(s.total_workers == 4);
+  CHECK(s.max_workers == 4);
+  CHECK_FALSE(s.stopped);
+  CHECK_FALSE(s.on_demand);
+}
+
+TEST_CASE_TEMPLATE("least_total gives every worker the same number of calls", M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = counter::options().mode(M::value).max_workers(4).load_balancing("total").init();
+  for (int i = 0; i < 40; ++i)
+    pool.call(&counter::count, i).result();
+  auto s = pool.stats();
+  CHECK(concurry::to_string(s.load_balancer.algorithm) == "LeastTotalLoad");
+  CHECK(s.load_balancer.sum_total_calls == 40);
+  for (std::size_t w = 0; w < 4; ++w)
+    CHECK(s.load_balancer.total_calls.at(w) == 10);
+}
+
+TEST_CASE_TEMPLATE("random balancing reaches every worker", M, CONCURRY_POOL_MODES) {
+  auto pool = counter::options().mode(M::value).max_workers(3).load_balancing("rand").init();
+  std::set<std::size_t> used;
+  for (int i = 0; i < 300; ++i)
+    used.insert(pool.call(&counter::count, i).result().first);
+  CHECK(used == std::set<std::size_t>{0, 1, 2});
+  CHECK(concurry::to_string(pool.stats().load_balancer.algorithm) == "Random");
+  CHECK(pool.stats().load_balancer.total_dispatched == 300);
+}
+
+TEST_CASE_TEMPLATE("bad inputs rethrow their type and the pool keeps working", M,
+                   CONCURRY_ALL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(1).init();
+  std::vector<int> values{1, 2, -3, 4, -5};
+  std::vector<concurry::future<int>> futures;
+  for (int v : values)
+    futures.push_back(pool.call(&sleeper::checked_double, v));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < 0)
+      CHECK_THROWS_AS(futures[i].result(), std::invalid_argument);
+    else
+      CHECK(futures[i].result() == values[i] * 2);
+  }
+  CHECK(pool.call(&sleeper::checked_double, 7).result() == 14);
+}
+
+TEST_CASE_TEMPLATE("calls from one handle to one worker start in the order they were made", M,
+                   CONCURRY_ALL_MODES) {
+  auto pool = counter::options().mode(M::value).max_workers(1).init();
+  std::vector<int> expected;
+  for (int i = 0; i < 2000; ++i) {
+    (void)pool.call(&counter::count, i);
+    expected.push_back(i);
+  }
+  CHECK(pool.call(&counter::seen).result() == expected);
+}
+
+TEST_CASE_TEMPLATE("a blocking pool returns values from call", M, CONCURRY_ALL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(1).blocking().init();
+  int doubled = pool.call(&sleeper::checked_double, 5);
+  CHECK(doubled == 10);
+  CHECK_THROWS_AS(pool.call(&sleeper::checked_double, -1), std::invalid_argument);
+}
+
+TEST_CASE_TEMPLATE("a stopped pool fails new calls with a clear error, also through handles", M,
+                   CONCURRY_ALL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(1).init();
+  concurry::handle<sleeper> h = pool.ref();
+  CHECK(h.call(&sleeper::checked_double, 1).result() == 2);
+  pool.stop();
+  pool.stop();
+  CHECK(pool.is_stopped());
+  CHECK(h.is_stopped());
+  CHECK_THROWS_AS(h.call(&sleeper::checked_double, 1).result(), concurry::stopped_error);
+  CHECK_THROWS_WITH(pool.call(&sleeper::checked_double, 1).result(),
+                    doctest::Contains("is stopped"));
+  CHECK(pool.stats().stopped);
+}
+
+TEST_CASE_TEMPLATE("a handle outlives its pool and then fails its calls", M, CONCURRY_ALL_MODES) {
+  concurry::handle<sleeper> h;
+  {
+    auto pool = sleeper::options().mode(M::value).max_workers(1).init();
+    h = pool.ref();
+  }
+  CHECK_THROWS_AS(h.call(&sleeper::checked_double, 1).result(), concurry::stopped_error);
+}
+
+TEST_CASE("a sync pool runs the call inline and its future is done on return") {
+  auto pool = counter::options().mode(concurry::mode::sync).init();
+  auto f = pool.call(&counter::count, 0);
+  CHECK(f.done());
+  CHECK(f.result().second == 1);
+  CHECK(pool.stats().total_workers == 1);
+  CHECK(pool.stats().mode == concurry::mode::sync);
+}
+
+TEST_CASE("sync mode with max_workers other than 1 is a clear error") {
+  CHECK_THROWS_WITH_AS(counter::options().mode("sync").max_workers(2).init(),
+                       doctest::Contains("max_workers must be 1"), concurry::config_error);
+}
+
+TEST_CASE("a thread pool has 24 workers unless told otherwise") {
+  auto pool = counter::options().mode(concurry::mode::thread).init();
+  CHECK(pool.stats().total_workers == 24);
+  CHECK(pool.stats().max_workers == 24);
+}
+
+TEST_CASE("an unknown load balancer or mode name lists the valid ones") {
+  CHECK_THROWS_WITH_AS((void)counter::options().load_balancing("fastest"),
+                       doctest::Contains("round_robin, rr, active"), concurry::config_error);
+  CHECK_THROWS_WITH_AS((void)counter::options().mode("fibers"),
+                       doctest::Contains("sync, synchronous"), concurry::config_error);
+  CHECK(concurry::parse_load_balancing("LEAST_ACTIVE") == concurry::load_balancing::least_active);
+}
+
+TEST_CASE("a local-only worker asked for process mode fails at init") {
+  CHECK_THROWS_WITH_AS(gate::options().mode(concurry::mode::process).max_workers(2).init(),
+                       doctest::Contains("CONCURRY_LOCAL_WORKER"), concurry::config_error);
+}
+
+TEST_CASE("a mode that is not built yet is a clear error at init") {
+  CHECK_THROWS_WITH_AS(counter::options().mode(concurry::mode::cluster).init(),
+                       doctest::Contains("not available"), concurry::config_error);
+}
+
+TEST_CASE("worker_stats past the last worker is out of range") {
+  auto pool = counter::options().max_workers(2).init();
+  CHECK(pool.worker_stats(1).worker_id == 1);
+  CHECK_THROWS_AS((void)pool.worker_stats(2), std::out_of_range);
+}
+
+TEST_CASE("a method that blocks holds up only its own worker") {
+  auto pool = gate::options().max_workers(2).init();
+  std::latch started{1};
+  std::latch release{1};
+  auto blocked = pool.call(&gate::hold, &started, &release);
+  started.wait();
+  std::latch other_started{1};
+  std::latch other_release{0};
+  CHECK(pool.call(&gate::hold, &other_started, &other_release).result(10s) == 1);
+  release.count_down();
+  CHECK(blocked.result() == 0);
+}
+
+namespace {
+
+class fragile : public concurry::worker<fragile> {
+public:
+  explicit fragile(int fail_at) {
+    if (static_cast<int>(worker_index()) == fail_at)
+      throw std::length_error{"worker " + std::to_string(fail_at) + " refused to start"};
+  }
+  int ok() { return 1; }
+};
+CONCURRY_WORKER(fragile, (int), ok)
+
+} // namespace
+
+TEST_CASE("a worker constructor that throws makes init rethrow its exception") {
+  CHECK_THROWS_WITH_AS(fragile::options().max_workers(3).init(2), "worker 2 refused to start",
+                       std::length_error);
+  CHECK(fragile::options().max_workers(3).init(7).call(&fragile::ok).result() == 1);
+}
+
+TEST_CASE("stopping a pool whose worker sleeps for an hour returns at the timeout") {
+  auto pool = sleeper::options().max_workers(1).init();
+  auto stuck = pool.call(&sleeper::sleep_ms, 3'600'000);
+  auto queued = pool.call(&sleeper::checked_double, 1);
+  auto t0 = clock_type::now();
+  pool.stop(1s);
+  auto took = seconds_since(t0);
+  CHECK(took >= 0.9);
+  CHECK(took < 5.0);
+  CHECK_THROWS_WITH_AS(stuck.result(), doctest::Contains("stopped before the call finished"),
+                       concurry::stopped_error);
+  CHECK_THROWS_AS(queued.result(), concurry::stopped_error);
+  CHECK(pool.worker_stats(0).stopped);
+}
+
+TEST_CASE("stop lets calls in flight finish within the timeout") {
+  auto pool = sleeper::options().max_workers(2).init();
+  std::vector<concurry::future<std::size_t>> calls;
+  for (int i = 0; i < 6; ++i)
+    calls.push_back(pool.call(&sleeper::sleep_ms, 50));
+  pool.stop(10s);
+  for (auto& f : calls)
+    CHECK(f.result() < 2);
+}
+
+TEST_CASE("an exception unwinding the owner's scope stops every worker") {
+  concurry::handle<sleeper> h;
+  concurry::future<std::size_t> stuck;
+  auto t0 = clock_type::now();
+  try {
+    auto pool = sleeper::options().max_workers(2).stop_timeout(500ms).init();
+    h = pool.ref();
+    stuck = pool.call(&sleeper::sleep_ms, 3'600'000);
+    throw std::runtime_error{"leaving the scope"};
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(seconds_since(t0) < 5.0);
+  CHECK(h.is_stopped());
+  CHECK_THROWS_AS(stuck.result(), concurry::stopped_error);
+}
+
+namespace {
+
+/// Holds a handle to another pool and calls through it: handles travel into workers.
+class forwarder : public concurry::worker<forwarder> {
+public:
+  int forward(concurry::handle<sleeper> target, int value) {
+    return target.call(&sleeper::checked_double, value).result() + 1;
+  }
+};
+CONCURRY_LOCAL_WORKER(forwarder, (), forward)
+
+/// Owns a pool of its own, built in its constructor and stopped by its destructor.
+class coordinator : public concurry::worker<coordinator> {
+public:
+  coordinator() : inner_{counter::options().max_workers(3).init()} {}
+  std::vector<std::size_t> spread(int n) {
+    std::vector<concurry::future<std::pair<std::size_t, int>>> futures;
+    for (int i = 0; i < n; ++i)
+      futures.push_back(inner_.call(&counter::count, i));
+    std::vector<std::size_t> workers;
+    for (auto& f : futures)
+      workers.push_back(f.result().first);
+    return workers;
+  }
+
+private:
+  concurry::pool<counter> inner_;
+};
+CONCURRY_WORKER(coordinator, (), spread)
+
+} // namespace
+
+TEST_CASE("a handle passed into another pool's worker makes calls from there") {
+  auto targets = sleeper::options().max_workers(2).init();
+  auto forwarders = forwarder::options().max_workers(2).init();
+  CHECK(forwarders.call(&forwarder::forward, targets.ref(), 20).result() == 41);
+}
+
+TEST_CASE("a pool can live inside a worker") {
+  auto outer = coordinator::options().max_workers(2).init();
+  CHECK(outer.call(&coordinator::spread, 6).result() ==
+        std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
+}
+
+TEST_CASE("concurrent callers from many threads all get their results") {
+  auto pool = sleeper::options().max_workers(4).load_balancing("active").init();
+  std::vector<std::thread> callers;
+  std::atomic<int> correct{0};
+  for (int t = 0; t < 8; ++t)
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i)
+        if (pool.call(&sleeper::checked_double, t * 1000 + i).result() == 2 * (t * 1000 + i))
+          correct.fetch_add(1);
+    });
+  for (auto& c : callers)
+    c.join();
+  CHECK(correct.load() == 4000);
+  CHECK(pool.stats().load_balancer.total_dispatched == 4000);
+}

@@ -1,0 +1,86 @@
+#include "test_workers.hpp"
+
+#include <concurry/concurry.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+namespace geometry {
+struct point {
+  double x = 0;
+  double y = 0;
+};
+CONCURRY_TYPE(point, x, y)
+
+struct path {
+  std::string name;
+  std::vector<point> points;
+};
+CONCURRY_TYPE(path, name, points)
+
+struct opaque {
+  int* p = nullptr;
+};
+} // namespace geometry
+
+// What can cross a process boundary, decided at compile time.
+static_assert(concurry::is_transferable_v<int>);
+static_assert(concurry::is_transferable_v<const std::string&>);
+static_assert(concurry::is_transferable_v<std::map<std::string, std::vector<std::optional<double>>>>);
+static_assert(concurry::is_transferable_v<std::tuple<int, std::pair<float, std::string>>>);
+static_assert(concurry::is_transferable_v<std::variant<int, std::string>>);
+static_assert(concurry::is_transferable_v<geometry::path>);
+static_assert(!concurry::is_transferable_v<int*>);
+static_assert(!concurry::is_transferable_v<std::unique_ptr<int>>);
+static_assert(!concurry::is_transferable_v<std::function<void()>>);
+static_assert(!concurry::is_transferable_v<geometry::opaque>);
+static_assert(!concurry::is_transferable_v<std::vector<geometry::opaque>>);
+
+namespace {
+
+class plotter : public concurry::worker<plotter> {
+public:
+  explicit plotter(geometry::point origin) : origin_{origin} {}
+  double length(const geometry::path& p) const {
+    double total = 0;
+    for (auto& q : p.points)
+      total += std::abs(q.x - origin_.x) + std::abs(q.y - origin_.y);
+    return total;
+  }
+
+private:
+  geometry::point origin_;
+};
+CONCURRY_WORKER(plotter, (geometry::point), length)
+
+} // namespace
+
+TEST_CASE("registration records the worker's name, methods and constructor arity") {
+  auto* info = concurry::find_registered_worker("plotter");
+  REQUIRE(info);
+  CHECK(info->method_names == std::vector<std::string>{"length"});
+  CHECK(info->constructor_arity == 1);
+  CHECK_FALSE(info->local_only);
+  auto* counter = concurry::find_registered_worker("counter");
+  REQUIRE(counter);
+  CHECK(counter->method_names == std::vector<std::string>{"count", "seen", "index"});
+  auto* gate = concurry::find_registered_worker("gate");
+  REQUIRE(gate);
+  CHECK(gate->local_only);
+  CHECK_FALSE(concurry::find_registered_worker("no_such_worker"));
+}
+
+TEST_CASE("a worker with user types in its signature runs with them") {
+  auto pool = plotter::options().max_workers(2).init(geometry::point{1, 1});
+  geometry::path p{"square", {{0, 0}, {2, 0}, {2, 2}}};
+  CHECK(pool.call(&plotter::length, p).result() == doctest::Approx(2 + 2 + 2));
+}
