@@ -36,6 +36,17 @@ void futex_wake_all(const std::atomic<std::uint32_t>& w) noexcept {
 // to sleep and be woken for.
 constexpr int wait_spins = 100;
 
+// A callback's exception has nobody to go to: it is logged and dropped.
+void run_callback(const std::function<void()>& cb) noexcept {
+  try {
+    cb();
+  } catch (const std::exception& e) {
+    actors::logger("pool")->error("a future's done callback threw error={}", e.what());
+  } catch (...) {
+    actors::logger("pool")->error("a future's done callback threw a non-standard exception");
+  }
+}
+
 } // namespace
 
 void future_state_base::publish(std::uint32_t final_status) noexcept {
@@ -51,15 +62,8 @@ void future_state_base::publish(std::uint32_t final_status) noexcept {
       std::lock_guard guard{callbacks_mutex_};
       callbacks.swap(callbacks_);
     }
-    for (auto& cb : callbacks) {
-      try {
-        cb();
-      } catch (const std::exception& e) {
-        actors::logger("pool")->error("a future's done callback threw error={}", e.what());
-      } catch (...) {
-        actors::logger("pool")->error("a future's done callback threw a non-standard exception");
-      }
-    }
+    for (auto& cb : callbacks)
+      run_callback(cb);
   }
 }
 
@@ -121,7 +125,7 @@ void future_state_base::add_callback(std::function<void()> fn) {
       return;
     }
   }
-  fn();
+  run_callback(fn);
 }
 
 std::exception_ptr future_state_base::error() const noexcept {
