@@ -32,9 +32,9 @@ void futex_wake_all(const std::atomic<std::uint32_t>& w) noexcept {
   syscall(SYS_futex, word_address(w), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
-// Spins briefly before sleeping: a result a few microseconds away is cheaper to spin for than
-// to sleep and be woken for.
-constexpr int wait_spins = 100;
+// Spins briefly (about half a microsecond) before sleeping: long enough for a result that is
+// nearly there, short enough not to take the core its worker needs.
+constexpr int wait_spins = 50;
 
 // A callback's exception has nobody to go to: it is logged and dropped.
 void run_callback(const std::function<void()>& cb) noexcept {

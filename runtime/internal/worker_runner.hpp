@@ -30,6 +30,12 @@ public:
   /// The oldest call, or null when empty (or when the oldest push has not finished linking).
   detail::call_node* pop() noexcept;
 
+  /// False only when the queue is empty; lock-free and safe from any thread. (An empty queue
+  /// holds just the stub, which then is also the head.)
+  [[nodiscard]] bool maybe_nonempty() const noexcept {
+    return head_.load(std::memory_order_acquire) != &stub_;
+  }
+
 private:
   // A node that is never a call; it keeps the queue non-empty for the algorithm.
   struct stub_node final : detail::call_node {
