@@ -35,20 +35,20 @@ caf::behavior worker_actor(caf::stateful_actor<worker_state>* self,
                            std::shared_ptr<worker_body> body) {
   self->state.body = std::move(body);
   return {
-    [=](stop_atom) {
-      if (std::exchange(self->state.stopping, true))
-        return;
-      auto weak = caf::actor_cast<caf::weak_actor_ptr>(caf::actor_cast<caf::actor>(self));
-      self->state.body->begin_stop([weak] {
-        if (auto strong = weak.lock())
-          caf::anon_send(caf::actor_cast<caf::actor>(strong), exited_atom::value);
-      });
-    },
-    [=](exited_atom) { self->quit(); },
-    [=](abandon_atom) {
-      self->state.body->abandon();
-      self->quit();
-    },
+      [=](stop_atom) {
+        if (std::exchange(self->state.stopping, true))
+          return;
+        auto weak = caf::actor_cast<caf::weak_actor_ptr>(caf::actor_cast<caf::actor>(self));
+        self->state.body->begin_stop([weak] {
+          if (auto strong = weak.lock())
+            caf::anon_send(caf::actor_cast<caf::actor>(strong), exited_atom::value);
+        });
+      },
+      [=](exited_atom) { self->quit(); },
+      [=](abandon_atom) {
+        self->state.body->abandon();
+        self->quit();
+      },
   };
 }
 
@@ -75,8 +75,8 @@ void finish_stop_if_done(supervisor_actor* self) {
   for (auto& rp : st.stop_waiters)
     rp.deliver(caf::unit);
   st.stop_waiters.clear();
-  logger("pool")->info("pool stopped worker={} workers={}", st.description.worker_name,
-                       st.workers.size());
+  logger("pool")->info(
+      "pool stopped worker={} workers={}", st.description.worker_name, st.workers.size());
 }
 
 /// Owns the worker actors of one pool: watches them, stops them, reports statistics.
@@ -103,41 +103,42 @@ caf::behavior supervisor(supervisor_actor* self,
     finish_stop_if_done(self);
   });
   return {
-    [=](stop_atom, caf::timespan timeout) {
-      auto& st = self->state;
-      auto rp = self->make_response_promise();
-      if (st.stopped) {
-        rp.deliver(caf::unit);
-        return rp;
-      }
-      st.stop_waiters.push_back(rp);
-      if (!std::exchange(st.stopping, true)) {
-        for (std::size_t i = 0; i < st.workers.size(); ++i)
-          if (st.alive[i])
-            self->send(st.workers[i], stop_atom::value);
-        self->delayed_send(self, timeout, deadline_atom::value);
-      }
-      finish_stop_if_done(self);
-      return rp;
-    },
-    [=](deadline_atom) {
-      auto& st = self->state;
-      for (std::size_t i = 0; i < st.workers.size(); ++i) {
-        if (st.alive[i]) {
-          logger("pool")->warn("worker abandoned at stop timeout worker={} index={}",
-                               st.description.worker_name, i);
-          self->send(st.workers[i], abandon_atom::value);
+      [=](stop_atom, caf::timespan timeout) {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        if (st.stopped) {
+          rp.deliver(caf::unit);
+          return rp;
         }
-      }
-    },
-    [=](stats_atom) {
-      auto& st = self->state;
-      std::vector<worker_counters> counters;
-      counters.reserve(st.bodies.size());
-      for (auto& b : st.bodies)
-        counters.push_back(b->counters());
-      return make_pool_stats(st.description, counters, st.stopped);
-    },
+        st.stop_waiters.push_back(rp);
+        if (!std::exchange(st.stopping, true)) {
+          for (std::size_t i = 0; i < st.workers.size(); ++i)
+            if (st.alive[i])
+              self->send(st.workers[i], stop_atom::value);
+          self->delayed_send(self, timeout, deadline_atom::value);
+        }
+        finish_stop_if_done(self);
+        return rp;
+      },
+      [=](deadline_atom) {
+        auto& st = self->state;
+        for (std::size_t i = 0; i < st.workers.size(); ++i) {
+          if (st.alive[i]) {
+            logger("pool")->warn("worker abandoned at stop timeout worker={} index={}",
+                                 st.description.worker_name,
+                                 i);
+            self->send(st.workers[i], abandon_atom::value);
+          }
+        }
+      },
+      [=](stats_atom) {
+        auto& st = self->state;
+        std::vector<worker_counters> counters;
+        counters.reserve(st.bodies.size());
+        for (auto& b : st.bodies)
+          counters.push_back(b->counters());
+        return make_pool_stats(st.description, counters, st.stopped);
+      },
   };
 }
 
@@ -159,7 +160,7 @@ struct pool_supervisor::impl {
 pool_supervisor::pool_supervisor(actor_host& host,
                                  pool_description description,
                                  std::vector<std::shared_ptr<worker_body>> bodies)
-  : impl_{std::make_unique<impl>()} {
+    : impl_{std::make_unique<impl>()} {
   auto& sys = host.system();
   std::vector<caf::actor> workers;
   workers.reserve(bodies.size());
@@ -168,8 +169,8 @@ pool_supervisor::pool_supervisor(actor_host& host,
   impl_->host = &host;
   impl_->description = description;
   impl_->bodies = bodies;
-  impl_->supervisor = sys.spawn(supervisor, std::move(description), std::move(workers),
-                                std::move(bodies));
+  impl_->supervisor =
+      sys.spawn(supervisor, std::move(description), std::move(workers), std::move(bodies));
 }
 
 pool_supervisor::~pool_supervisor() {
@@ -183,12 +184,12 @@ void pool_supervisor::stop(std::chrono::nanoseconds timeout) {
   bool answered = false;
   // The supervisor answers by the deadline at the latest; the margin covers a busy scheduler.
   self->request(impl_->supervisor, deadline + std::chrono::seconds{30}, stop_atom::value, deadline)
-    .receive([&] { answered = true; },
-             [&](caf::error& err) {
-               logger("pool")->error("pool supervisor did not answer stop worker={} error={}",
-                                     impl_->description.worker_name,
-                                     impl_->host->system().render(err));
-             });
+      .receive([&] { answered = true; },
+               [&](caf::error& err) {
+                 logger("pool")->error("pool supervisor did not answer stop worker={} error={}",
+                                       impl_->description.worker_name,
+                                       impl_->host->system().render(err));
+               });
   if (!answered)
     for (auto& b : impl_->bodies)
       b->abandon();
@@ -199,12 +200,12 @@ pool_stats pool_supervisor::stats() {
   pool_stats result;
   bool answered = false;
   self->request(impl_->supervisor, std::chrono::seconds{30}, stats_atom::value)
-    .receive(
-      [&](pool_stats& s) {
-        result = std::move(s);
-        answered = true;
-      },
-      [&](caf::error&) {});
+      .receive(
+          [&](pool_stats& s) {
+            result = std::move(s);
+            answered = true;
+          },
+          [&](caf::error&) {});
   if (!answered)
     throw error{"the pool supervisor of " + impl_->description.worker_name +
                 " did not answer a statistics request"};

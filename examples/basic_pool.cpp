@@ -24,6 +24,6 @@ int main(int argc, char** argv) {
   concurry::runtime rt{argc, argv};
   auto pool = data_processor::options().mode(concurry::mode::thread).max_workers(5).init(10);
   concurry::future<int> f = pool.call(&data_processor::process, 42);
-  std::cout << f.result() << '\n';                     // 420
-  std::cout << pool.stats().total_workers << '\n';     // 5
+  std::cout << f.result() << '\n';                 // 420
+  std::cout << pool.stats().total_workers << '\n'; // 5
 }

@@ -23,7 +23,8 @@ std::uint32_t* word_address(const std::atomic<std::uint32_t>& w) noexcept {
   return reinterpret_cast<std::uint32_t*>(const_cast<std::atomic<std::uint32_t>*>(&w));
 }
 
-void futex_wait(const std::atomic<std::uint32_t>& w, std::uint32_t expected,
+void futex_wait(const std::atomic<std::uint32_t>& w,
+                std::uint32_t expected,
                 const timespec* relative) noexcept {
   syscall(SYS_futex, word_address(w), FUTEX_WAIT_PRIVATE, expected, relative, nullptr, 0);
 }
@@ -51,8 +52,8 @@ void run_callback(const std::function<void()>& cb) noexcept {
 
 void future_state_base::publish(std::uint32_t final_status) noexcept {
   std::uint32_t w = word_.load(std::memory_order_relaxed);
-  while (!word_.compare_exchange_weak(w, (w & ~status_mask) | final_status,
-                                      std::memory_order_acq_rel)) {
+  while (!word_.compare_exchange_weak(
+      w, (w & ~status_mask) | final_status, std::memory_order_acq_rel)) {
   }
   if (w & waiters_bit)
     futex_wake_all(word_);
@@ -70,8 +71,8 @@ void future_state_base::publish(std::uint32_t final_status) noexcept {
 bool future_state_base::cancel() noexcept {
   std::uint32_t w = word_.load(std::memory_order_relaxed);
   while ((w & status_mask) == status_pending) {
-    if (word_.compare_exchange_weak(w, (w & ~status_mask) | status_completing,
-                                    std::memory_order_acq_rel)) {
+    if (word_.compare_exchange_weak(
+            w, (w & ~status_mask) | status_completing, std::memory_order_acq_rel)) {
       error_ = std::make_exception_ptr(cancelled_error{"the call was cancelled"});
       publish(status_cancelled);
       return true;

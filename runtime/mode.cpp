@@ -13,35 +13,36 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out{s};
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
   return out;
 }
 
 constexpr std::array<std::pair<std::string_view, mode>, 12> mode_names{{
-  {"sync", mode::sync},
-  {"synchronous", mode::sync},
-  {"asyncio", mode::asyncio},
-  {"async", mode::asyncio},
-  {"thread", mode::thread},
-  {"threads", mode::thread},
-  {"process", mode::process},
-  {"processes", mode::process},
-  {"proc", mode::process},
-  {"procs", mode::process},
-  {"cluster", mode::cluster},
-  {"ray", mode::cluster},
+    {"sync", mode::sync},
+    {"synchronous", mode::sync},
+    {"asyncio", mode::asyncio},
+    {"async", mode::asyncio},
+    {"thread", mode::thread},
+    {"threads", mode::thread},
+    {"process", mode::process},
+    {"processes", mode::process},
+    {"proc", mode::process},
+    {"procs", mode::process},
+    {"cluster", mode::cluster},
+    {"ray", mode::cluster},
 }};
 
 constexpr std::array<std::pair<std::string_view, load_balancing>, 8> balancer_names{{
-  {"round_robin", load_balancing::round_robin},
-  {"rr", load_balancing::round_robin},
-  {"active", load_balancing::least_active},
-  {"least_active", load_balancing::least_active},
-  {"total", load_balancing::least_total},
-  {"least_total", load_balancing::least_total},
-  {"random", load_balancing::random},
-  {"rand", load_balancing::random},
+    {"round_robin", load_balancing::round_robin},
+    {"rr", load_balancing::round_robin},
+    {"active", load_balancing::least_active},
+    {"least_active", load_balancing::least_active},
+    {"total", load_balancing::least_total},
+    {"least_total", load_balancing::least_total},
+    {"random", load_balancing::random},
+    {"rand", load_balancing::random},
 }};
 
 template <class Table>
@@ -69,45 +70,45 @@ load_balancing parse_load_balancing(std::string_view name) {
 
 std::string_view to_string(mode m) noexcept {
   switch (m) {
-    case mode::sync:
-      return "sync";
-    case mode::asyncio:
-      return "asyncio";
-    case mode::thread:
-      return "thread";
-    case mode::process:
-      return "process";
-    case mode::cluster:
-      return "cluster";
+  case mode::sync:
+    return "sync";
+  case mode::asyncio:
+    return "asyncio";
+  case mode::thread:
+    return "thread";
+  case mode::process:
+    return "process";
+  case mode::cluster:
+    return "cluster";
   }
   return "unknown";
 }
 
 std::string_view to_string(load_balancing lb) noexcept {
   switch (lb) {
-    case load_balancing::round_robin:
-      return "RoundRobin";
-    case load_balancing::least_active:
-      return "LeastActiveLoad";
-    case load_balancing::least_total:
-      return "LeastTotalLoad";
-    case load_balancing::random:
-      return "Random";
+  case load_balancing::round_robin:
+    return "RoundRobin";
+  case load_balancing::least_active:
+    return "LeastActiveLoad";
+  case load_balancing::least_total:
+    return "LeastTotalLoad";
+  case load_balancing::random:
+    return "Random";
   }
   return "unknown";
 }
 
 std::size_t default_max_workers(mode m) noexcept {
   switch (m) {
-    case mode::sync:
-    case mode::asyncio:
-      return 1;
-    case mode::thread:
-      return 24;
-    case mode::process:
-      return 4;
-    case mode::cluster:
-      return 0;
+  case mode::sync:
+  case mode::asyncio:
+    return 1;
+  case mode::thread:
+    return 24;
+  case mode::process:
+    return 4;
+  case mode::cluster:
+    return 0;
   }
   return 1;
 }

@@ -19,7 +19,7 @@ namespace concurry::detail {
 class pool_core {
 public:
   pool_core(const pool_spec& spec, std::shared_ptr<actors::actor_host> host)
-    : spec_{spec}, host_{std::move(host)} {}
+      : spec_{spec}, host_{std::move(host)} {}
 
   ~pool_core() {
     // The owner stops the pool; a pool that only lost its handles stops here.
@@ -65,30 +65,32 @@ void validate(const pool_spec& spec) {
   if (spec.local_only && spec.mode != mode::sync && spec.mode != mode::thread)
     throw config_error{"worker " + spec.worker_name +
                        " is registered with CONCURRY_LOCAL_WORKER and can run only in sync and "
-                       "thread modes, not in " + name + " mode; register it with "
+                       "thread modes, not in " +
+                       name +
+                       " mode; register it with "
                        "CONCURRY_WORKER to use other modes"};
   switch (spec.mode) {
-    case mode::sync:
-      if (spec.max_workers != 1)
-        throw config_error{"sync mode runs exactly one worker; max_workers must be 1, not " +
-                           std::to_string(spec.max_workers)};
-      return;
-    case mode::thread:
-      if (spec.max_workers == 0)
-        throw config_error{"a thread pool needs max_workers of at least 1"};
-      return;
-    case mode::asyncio:
-    case mode::process:
-    case mode::cluster:
-      // TODO(#6, #7, #8): process, cluster and asyncio modes; until then init fails here.
-      throw config_error{name + " mode is not available in this version of concurry; use sync "
-                                "or thread mode"};
+  case mode::sync:
+    if (spec.max_workers != 1)
+      throw config_error{"sync mode runs exactly one worker; max_workers must be 1, not " +
+                         std::to_string(spec.max_workers)};
+    return;
+  case mode::thread:
+    if (spec.max_workers == 0)
+      throw config_error{"a thread pool needs max_workers of at least 1"};
+    return;
+  case mode::asyncio:
+  case mode::process:
+  case mode::cluster:
+    // TODO(#6, #7, #8): process, cluster and asyncio modes; until then init fails here.
+    throw config_error{name + " mode is not available in this version of concurry; use sync "
+                              "or thread mode"};
   }
 }
 
 std::exception_ptr stopped_error_for(const pool_spec& spec) {
   return std::make_exception_ptr(
-    stopped_error{"the pool of " + spec.worker_name + " is stopped; the call was not run"});
+      stopped_error{"the pool of " + spec.worker_name + " is stopped; the call was not run"});
 }
 
 } // namespace
@@ -117,43 +119,45 @@ void pool_core::start(const worker_factory& factory) {
   std::vector<std::shared_ptr<actors::worker_body>> bodies{runners_.begin(), runners_.end()};
   supervisor_ = std::make_unique<actors::pool_supervisor>(*host_, description(), std::move(bodies));
   actors::logger("pool")->info("pool started worker={} mode={} workers={} load_balancing={}",
-                               spec_.worker_name, to_string(spec_.mode), runners_.size(),
+                               spec_.worker_name,
+                               to_string(spec_.mode),
+                               runners_.size(),
                                to_string(spec_.load_balancing));
 }
 
 std::size_t pool_core::pick_worker() noexcept {
   const auto n = runners_.size();
   switch (spec_.load_balancing) {
-    case load_balancing::round_robin:
-      return next_.fetch_add(1, std::memory_order_relaxed) % n;
-    case load_balancing::least_active: {
-      std::size_t best = 0;
-      auto best_load = std::numeric_limits<std::uint64_t>::max();
-      for (std::size_t i = 0; i < n && best_load > 0; ++i) {
-        auto load = runners_[i]->active_calls();
-        if (load < best_load) {
-          best = i;
-          best_load = load;
-        }
+  case load_balancing::round_robin:
+    return next_.fetch_add(1, std::memory_order_relaxed) % n;
+  case load_balancing::least_active: {
+    std::size_t best = 0;
+    auto best_load = std::numeric_limits<std::uint64_t>::max();
+    for (std::size_t i = 0; i < n && best_load > 0; ++i) {
+      auto load = runners_[i]->active_calls();
+      if (load < best_load) {
+        best = i;
+        best_load = load;
       }
-      return best;
     }
-    case load_balancing::least_total: {
-      std::size_t best = 0;
-      auto best_total = std::numeric_limits<std::uint64_t>::max();
-      for (std::size_t i = 0; i < n; ++i) {
-        auto total = runners_[i]->dispatched();
-        if (total < best_total) {
-          best = i;
-          best_total = total;
-        }
+    return best;
+  }
+  case load_balancing::least_total: {
+    std::size_t best = 0;
+    auto best_total = std::numeric_limits<std::uint64_t>::max();
+    for (std::size_t i = 0; i < n; ++i) {
+      auto total = runners_[i]->dispatched();
+      if (total < best_total) {
+        best = i;
+        best_total = total;
       }
-      return best;
     }
-    case load_balancing::random: {
-      thread_local std::minstd_rand rng{std::random_device{}()};
-      return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng);
-    }
+    return best;
+  }
+  case load_balancing::random: {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng);
+  }
   }
   return 0;
 }
@@ -226,8 +230,10 @@ worker_stats pool_core::stats(std::size_t index) {
     c = sync_counters_;
   } else {
     if (index >= runners_.size())
-      throw std::out_of_range{"worker index " + std::to_string(index) + " is out of range: the "
-                              "pool has " + std::to_string(runners_.size()) + " workers"};
+      throw std::out_of_range{"worker index " + std::to_string(index) +
+                              " is out of range: the "
+                              "pool has " +
+                              std::to_string(runners_.size()) + " workers"};
     c = runners_[index]->counters();
   }
   worker_stats s;

@@ -58,7 +58,8 @@ bool add_registered_worker(worker_type_info info, std::type_index type) {
       // NOTE: two classes of one name in different namespaces cannot both be called by name;
       // the first keeps the name. Reported once, at start-up.
       actors::logger("pool")->error("two worker classes are registered as {}; only the first "
-                                    "can be constructed by name", info.name);
+                                    "can be constructed by name",
+                                    info.name);
     return false;
   }
   reg.entries.push_back({std::move(info), type});

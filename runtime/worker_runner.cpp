@@ -68,7 +68,7 @@ detail::call_node* call_queue::pop() noexcept {
 // -- worker_runner ------------------------------------------------------------
 
 worker_runner::worker_runner(std::size_t index, std::string worker_name)
-  : index_{index}, worker_name_{std::move(worker_name)} {}
+    : index_{index}, worker_name_{std::move(worker_name)} {}
 
 worker_runner::~worker_runner() = default;
 
@@ -259,8 +259,8 @@ actors::worker_counters worker_runner::counters() const noexcept {
 
 std::exception_ptr worker_runner::stopped_error() const {
   return std::make_exception_ptr(concurry::stopped_error{
-    "the pool of " + worker_name_ + " was stopped before the call finished (worker " +
-    std::to_string(index_) + ")"});
+      "the pool of " + worker_name_ + " was stopped before the call finished (worker " +
+      std::to_string(index_) + ")"});
 }
 
 } // namespace concurry::runtime_internal

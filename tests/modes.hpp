@@ -1,6 +1,7 @@
 // Mode tags for behaviour tests written once and run in every mode that supports them:
 //
-//     TEST_CASE_TEMPLATE("...", M, CONCURRY_POOL_MODES) { auto pool = w::options().mode(M::value)... }
+//     TEST_CASE_TEMPLATE("...", M, CONCURRY_POOL_MODES) { auto pool =
+//     w::options().mode(M::value)... }
 //
 // Process and cluster modes join these lists when they exist.
 #pragma once

@@ -28,7 +28,8 @@ double seconds_since(clock_type::time_point t0) {
 
 } // namespace
 
-TEST_CASE_TEMPLATE("a pool of three round-robin workers gives each three of nine calls", M,
+TEST_CASE_TEMPLATE("a pool of three round-robin workers gives each three of nine calls",
+                   M,
                    CONCURRY_POOL_MODES) {
   auto pool = counter::options().mode(M::value).max_workers(3).load_balancing("rr").init();
   for (int i = 0; i < 9; ++i) {
@@ -52,8 +53,10 @@ TEST_CASE_TEMPLATE("least_active keeps short calls off a busy worker", M, CONCUR
 }
 
 TEST_CASE_TEMPLATE("statistics after 100 least_active calls show 100 dispatched, none in flight",
-                   M, CONCURRY_POOL_MODES) {
-  auto pool = sleeper::options().mode(M::value).max_workers(4).load_balancing("least_active").init();
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool =
+      sleeper::options().mode(M::value).max_workers(4).load_balancing("least_active").init();
   std::vector<concurry::future<int>> futures;
   for (int i = 0; i < 100; ++i)
     futures.push_back(pool.call(&sleeper::checked_double, i));
@@ -71,7 +74,8 @@ TEST_CASE_TEMPLATE("statistics after 100 least_active calls show 100 dispatched,
   CHECK_FALSE(s.on_demand);
 }
 
-TEST_CASE_TEMPLATE("least_total gives every worker the same number of calls", M,
+TEST_CASE_TEMPLATE("least_total gives every worker the same number of calls",
+                   M,
                    CONCURRY_POOL_MODES) {
   auto pool = counter::options().mode(M::value).max_workers(4).load_balancing("total").init();
   for (int i = 0; i < 40; ++i)
@@ -93,7 +97,8 @@ TEST_CASE_TEMPLATE("random balancing reaches every worker", M, CONCURRY_POOL_MOD
   CHECK(pool.stats().load_balancer.total_dispatched == 300);
 }
 
-TEST_CASE_TEMPLATE("bad inputs rethrow their type and the pool keeps working", M,
+TEST_CASE_TEMPLATE("bad inputs rethrow their type and the pool keeps working",
+                   M,
                    CONCURRY_ALL_MODES) {
   auto pool = sleeper::options().mode(M::value).max_workers(1).init();
   std::vector<int> values{1, 2, -3, 4, -5};
@@ -109,7 +114,8 @@ TEST_CASE_TEMPLATE("bad inputs rethrow their type and the pool keeps working", M
   CHECK(pool.call(&sleeper::checked_double, 7).result() == 14);
 }
 
-TEST_CASE_TEMPLATE("calls from one handle to one worker start in the order they were made", M,
+TEST_CASE_TEMPLATE("calls from one handle to one worker start in the order they were made",
+                   M,
                    CONCURRY_ALL_MODES) {
   auto pool = counter::options().mode(M::value).max_workers(1).init();
   std::vector<int> expected;
@@ -127,7 +133,8 @@ TEST_CASE_TEMPLATE("a blocking pool returns values from call", M, CONCURRY_ALL_M
   CHECK_THROWS_AS(pool.call(&sleeper::checked_double, -1), std::invalid_argument);
 }
 
-TEST_CASE_TEMPLATE("a stopped pool fails new calls with a clear error, also through handles", M,
+TEST_CASE_TEMPLATE("a stopped pool fails new calls with a clear error, also through handles",
+                   M,
                    CONCURRY_ALL_MODES) {
   auto pool = sleeper::options().mode(M::value).max_workers(1).init();
   concurry::handle<sleeper> h = pool.ref();
@@ -162,7 +169,8 @@ TEST_CASE("a sync pool runs the call inline and its future is done on return") {
 
 TEST_CASE("sync mode with max_workers other than 1 is a clear error") {
   CHECK_THROWS_WITH_AS(counter::options().mode("sync").max_workers(2).init(),
-                       doctest::Contains("max_workers must be 1"), concurry::config_error);
+                       doctest::Contains("max_workers must be 1"),
+                       concurry::config_error);
 }
 
 TEST_CASE("a thread pool has 24 workers unless told otherwise") {
@@ -173,20 +181,24 @@ TEST_CASE("a thread pool has 24 workers unless told otherwise") {
 
 TEST_CASE("an unknown load balancer or mode name lists the valid ones") {
   CHECK_THROWS_WITH_AS((void)counter::options().load_balancing("fastest"),
-                       doctest::Contains("round_robin, rr, active"), concurry::config_error);
+                       doctest::Contains("round_robin, rr, active"),
+                       concurry::config_error);
   CHECK_THROWS_WITH_AS((void)counter::options().mode("fibers"),
-                       doctest::Contains("sync, synchronous"), concurry::config_error);
+                       doctest::Contains("sync, synchronous"),
+                       concurry::config_error);
   CHECK(concurry::parse_load_balancing("LEAST_ACTIVE") == concurry::load_balancing::least_active);
 }
 
 TEST_CASE("a local-only worker asked for process mode fails at init") {
   CHECK_THROWS_WITH_AS(gate::options().mode(concurry::mode::process).max_workers(2).init(),
-                       doctest::Contains("CONCURRY_LOCAL_WORKER"), concurry::config_error);
+                       doctest::Contains("CONCURRY_LOCAL_WORKER"),
+                       concurry::config_error);
 }
 
 TEST_CASE("a mode that is not built yet is a clear error at init") {
   CHECK_THROWS_WITH_AS(counter::options().mode(concurry::mode::cluster).init(),
-                       doctest::Contains("not available"), concurry::config_error);
+                       doctest::Contains("not available"),
+                       concurry::config_error);
 }
 
 TEST_CASE("worker_stats past the last worker is out of range") {
@@ -223,8 +235,8 @@ CONCURRY_WORKER(fragile, (int), ok)
 } // namespace
 
 TEST_CASE("a worker constructor that throws makes init rethrow its exception") {
-  CHECK_THROWS_WITH_AS(fragile::options().max_workers(3).init(2), "worker 2 refused to start",
-                       std::length_error);
+  CHECK_THROWS_WITH_AS(
+      fragile::options().max_workers(3).init(2), "worker 2 refused to start", std::length_error);
   CHECK(fragile::options().max_workers(3).init(7).call(&fragile::ok).result() == 1);
 }
 
@@ -237,7 +249,8 @@ TEST_CASE("stopping a pool whose worker sleeps for an hour returns at the timeou
   auto took = seconds_since(t0);
   CHECK(took >= 0.9);
   CHECK(took < 5.0);
-  CHECK_THROWS_WITH_AS(stuck.result(), doctest::Contains("stopped before the call finished"),
+  CHECK_THROWS_WITH_AS(stuck.result(),
+                       doctest::Contains("stopped before the call finished"),
                        concurry::stopped_error);
   CHECK_THROWS_AS(queued.result(), concurry::stopped_error);
   CHECK(pool.worker_stats(0).stopped);
@@ -309,8 +322,7 @@ TEST_CASE("a handle passed into another pool's worker makes calls from there") {
 
 TEST_CASE("a pool can live inside a worker") {
   auto outer = coordinator::options().max_workers(2).init();
-  CHECK(outer.call(&coordinator::spread, 6).result() ==
-        std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
+  CHECK(outer.call(&coordinator::spread, 6).result() == std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
 }
 
 TEST_CASE("concurrent callers from many threads all get their results") {

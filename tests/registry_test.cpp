@@ -35,7 +35,8 @@ struct opaque {
 // What can cross a process boundary, decided at compile time.
 static_assert(concurry::is_transferable_v<int>);
 static_assert(concurry::is_transferable_v<const std::string&>);
-static_assert(concurry::is_transferable_v<std::map<std::string, std::vector<std::optional<double>>>>);
+static_assert(
+    concurry::is_transferable_v<std::map<std::string, std::vector<std::optional<double>>>>);
 static_assert(concurry::is_transferable_v<std::tuple<int, std::pair<float, std::string>>>);
 static_assert(concurry::is_transferable_v<std::variant<int, std::string>>);
 static_assert(concurry::is_transferable_v<geometry::path>);
@@ -62,7 +63,46 @@ private:
 };
 CONCURRY_WORKER(plotter, (geometry::point), length)
 
+/// Takes several constructor arguments and parameters of every reference kind.
+class greeter : public concurry::worker<greeter> {
+public:
+  greeter(std::string greeting, int times) : greeting_{std::move(greeting)}, times_{times} {}
+  std::string greet(const std::string& name) const {
+    std::string out;
+    for (int i = 0; i < times_; ++i)
+      out += greeting_ + " " + name + "! ";
+    return out;
+  }
+  void append(std::string& text, std::string&& suffix) { text += suffix; }
+  std::size_t consume(std::vector<int> values) { return values.size(); }
+
+private:
+  std::string greeting_;
+  int times_;
+};
+CONCURRY_WORKER(greeter, (std::string, int), greet, append, consume)
+
+/// Has no methods to register.
+class idle : public concurry::worker<idle> {};
+CONCURRY_WORKER(idle, ())
+
 } // namespace
+
+TEST_CASE("a worker takes several constructor arguments and reference parameters") {
+  auto pool = greeter::options().max_workers(2).init(std::string{"hello"}, 2);
+  CHECK(pool.call(&greeter::greet, "ada").result() == "hello ada! hello ada! ");
+  pool.call(&greeter::append, std::string{"a"}, std::string{"b"}).result();
+  CHECK(pool.call(&greeter::consume, std::vector<int>{1, 2, 3}).result() == 3);
+  auto* info = concurry::find_registered_worker("greeter");
+  REQUIRE(info);
+  CHECK(info->constructor_arity == 2);
+}
+
+TEST_CASE("a worker registered without methods still builds a pool") {
+  auto pool = idle::options().max_workers(1).init();
+  CHECK(pool.stats().total_workers == 1);
+  CHECK(concurry::find_registered_worker("idle")->method_names.empty());
+}
 
 TEST_CASE("registration records the worker's name, methods and constructor arity") {
   auto* info = concurry::find_registered_worker("plotter");

@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -41,9 +41,7 @@ public:
   [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(state_); }
 
   /// True once the call finished: with a value, an exception, or cancellation.
-  [[nodiscard]] bool done() const {
-    return detail::is_final(checked().status());
-  }
+  [[nodiscard]] bool done() const { return detail::is_final(checked().status()); }
 
   /// True while the method runs on its worker.
   [[nodiscard]] bool running() const {

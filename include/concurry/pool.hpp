@@ -68,7 +68,8 @@ public:
   }
 
 protected:
-  explicit basic_handle(std::shared_ptr<detail::pool_core> core) noexcept : core_{std::move(core)} {}
+  explicit basic_handle(std::shared_ptr<detail::pool_core> core) noexcept
+      : core_{std::move(core)} {}
 
   const std::shared_ptr<detail::pool_core>& checked() const {
     if (!core_)
@@ -119,8 +120,7 @@ public:
   /// behind (they do not hold up shutdown or process exit). Stopping twice is harmless.
   template <class Rep, class Period>
   void stop(std::chrono::duration<Rep, Period> timeout) {
-    detail::stop(*this->checked(),
-                 std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    detail::stop(*this->checked(), std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
   }
 
 private:
@@ -128,7 +128,7 @@ private:
   friend class worker_builder;
 
   explicit basic_pool(std::shared_ptr<detail::pool_core> core) noexcept
-    : handle_type{std::move(core)} {}
+      : handle_type{std::move(core)} {}
 
   void shutdown() noexcept {
     if (!this->core_)

@@ -11,6 +11,7 @@
 // semicolon after it. Listed methods must not be overloaded.
 #pragma once
 
+#include <concurry/detail/member_fn.hpp>
 #include <concurry/detail/preprocessor.hpp>
 #include <concurry/transfer.hpp>
 #include <concurry/worker.hpp>
@@ -41,27 +42,6 @@ const worker_type_info* find_registered_worker(std::string_view name);
 
 namespace detail {
 
-/// Splits a pointer to member function into its class, result and parameters.
-template <class M>
-struct member_fn;
-
-#define CONCURRY_DETAIL_MEMBER_FN(qualifiers)                                                      \
-  template <class C, class R, class... A>                                                          \
-  struct member_fn<R (C::*)(A...) qualifiers> {                                                    \
-    using class_type = C;                                                                          \
-    using result_type = R;                                                                         \
-    using args = std::tuple<A...>;                                                                 \
-  };
-CONCURRY_DETAIL_MEMBER_FN()
-CONCURRY_DETAIL_MEMBER_FN(const)
-CONCURRY_DETAIL_MEMBER_FN(&)
-CONCURRY_DETAIL_MEMBER_FN(const&)
-CONCURRY_DETAIL_MEMBER_FN(noexcept)
-CONCURRY_DETAIL_MEMBER_FN(const noexcept)
-CONCURRY_DETAIL_MEMBER_FN(& noexcept)
-CONCURRY_DETAIL_MEMBER_FN(const& noexcept)
-#undef CONCURRY_DETAIL_MEMBER_FN
-
 template <class Signature>
 struct constructor_args;
 template <class... A>
@@ -85,7 +65,9 @@ template <class W>
 using descriptor_of = decltype(concurry_worker_descriptor(static_cast<const W*>(nullptr)));
 
 template <class W>
-concept registered_worker = requires { concurry_worker_descriptor(static_cast<const W*>(nullptr)); };
+concept registered_worker = requires {
+  concurry_worker_descriptor(static_cast<const W*>(nullptr));
+};
 
 /// Compile-time checks of one registration; returns true so it can feed a static_assert.
 template <class D>
@@ -95,10 +77,11 @@ constexpr bool check_worker() {
   static_assert(std::is_base_of_v<worker<W>, W>,
                 "concurry: a worker class must derive from concurry::worker<itself>");
   static_assert(
-    []<class... A>(std::tuple<A...>*) { return std::is_constructible_v<W, A...>; }(
-      static_cast<ctor*>(nullptr)),
-    "concurry: the worker cannot be constructed from the constructor arguments named in the "
-    "registration");
+      []<class... A>(std::tuple<A...>*) {
+        return std::is_constructible_v<W, A...>;
+      }(static_cast<ctor*>(nullptr)),
+      "concurry: the worker cannot be constructed from the constructor arguments named in the "
+      "registration");
   if constexpr (!D::local_only) {
     static_assert(all_transferable<ctor>::value,
                   "concurry: a constructor argument of this worker cannot cross a process "
@@ -138,18 +121,20 @@ bool register_worker() {
     static constexpr bool local_only = local;                                                      \
     static constexpr const char* name = #cls;                                                      \
     static constexpr auto methods() noexcept {                                                     \
-      return ::std::make_tuple(CONCURRY_DETAIL_FOR_EACH(CONCURRY_DETAIL_MEMBER_PTR, cls, __VA_ARGS__)); \
+      return ::std::make_tuple(                                                                    \
+          CONCURRY_DETAIL_FOR_EACH(CONCURRY_DETAIL_MEMBER_PTR, cls, __VA_ARGS__));                 \
     }                                                                                              \
     static ::std::vector<::std::string_view> method_names() {                                      \
       return {CONCURRY_DETAIL_FOR_EACH(CONCURRY_DETAIL_STRING, ~, __VA_ARGS__)};                   \
     }                                                                                              \
   };                                                                                               \
-  [[maybe_unused]] inline concurry_worker_descriptor_##cls concurry_worker_descriptor(const cls*) { \
+  [[maybe_unused]] inline concurry_worker_descriptor_##cls concurry_worker_descriptor(             \
+      const cls*) {                                                                                \
     return {};                                                                                     \
   }                                                                                                \
   static_assert(::concurry::detail::check_worker<concurry_worker_descriptor_##cls>());             \
   [[maybe_unused]] inline const bool concurry_worker_registered_##cls =                            \
-    ::concurry::detail::register_worker<concurry_worker_descriptor_##cls>();
+      ::concurry::detail::register_worker<concurry_worker_descriptor_##cls>();
 
 /// Registers worker class `cls`: `CONCURRY_WORKER(cls, (ctor arg types...), method, ...);`.
 /// Every argument and result must be transferable (transfer.hpp); checked at compile time.

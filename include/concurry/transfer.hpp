@@ -44,7 +44,9 @@ inline constexpr bool is_transferable_v = transfer_traits<std::remove_cvref_t<T>
 namespace detail {
 
 template <class T>
-concept has_fields = requires { concurry_fields(static_cast<const T*>(nullptr)); };
+concept has_fields = requires {
+  concurry_fields(static_cast<const T*>(nullptr));
+};
 
 template <class Tuple>
 struct fields_transferable;
@@ -71,9 +73,8 @@ constexpr bool fields_transferable_v() {
 } // namespace detail
 
 template <class T, class>
-struct transfer_traits
-  : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T> ||
-                       detail::fields_transferable_v<T>()> {};
+struct transfer_traits : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+                                            detail::fields_transferable_v<T>()> {};
 
 template <>
 struct transfer_traits<void> : std::true_type {};
@@ -96,23 +97,23 @@ struct transfer_traits<std::array<T, N>> : std::bool_constant<is_transferable_v<
 template <class T, class C, class A>
 struct transfer_traits<std::set<T, C, A>> : std::bool_constant<is_transferable_v<T>> {};
 template <class T, class H, class E, class A>
-struct transfer_traits<std::unordered_set<T, H, E, A>> : std::bool_constant<is_transferable_v<T>> {};
+struct transfer_traits<std::unordered_set<T, H, E, A>> : std::bool_constant<is_transferable_v<T>> {
+};
 template <class K, class V, class C, class A>
 struct transfer_traits<std::map<K, V, C, A>>
-  : std::bool_constant<is_transferable_v<K> && is_transferable_v<V>> {};
+    : std::bool_constant<is_transferable_v<K> && is_transferable_v<V>> {};
 template <class K, class V, class H, class E, class A>
 struct transfer_traits<std::unordered_map<K, V, H, E, A>>
-  : std::bool_constant<is_transferable_v<K> && is_transferable_v<V>> {};
+    : std::bool_constant<is_transferable_v<K> && is_transferable_v<V>> {};
 template <class T>
 struct transfer_traits<std::optional<T>> : std::bool_constant<is_transferable_v<T>> {};
 template <class A, class B>
 struct transfer_traits<std::pair<A, B>>
-  : std::bool_constant<is_transferable_v<A> && is_transferable_v<B>> {};
+    : std::bool_constant<is_transferable_v<A> && is_transferable_v<B>> {};
 template <class... Ts>
 struct transfer_traits<std::tuple<Ts...>> : std::bool_constant<(is_transferable_v<Ts> && ...)> {};
 template <class... Ts>
-struct transfer_traits<std::variant<Ts...>> : std::bool_constant<(is_transferable_v<Ts> && ...)> {
-};
+struct transfer_traits<std::variant<Ts...>> : std::bool_constant<(is_transferable_v<Ts> && ...)> {};
 
 } // namespace concurry
 
@@ -121,5 +122,6 @@ struct transfer_traits<std::variant<Ts...>> : std::bool_constant<(is_transferabl
 /// transferable itself.
 #define CONCURRY_TYPE(type, ...)                                                                   \
   [[maybe_unused]] inline constexpr auto concurry_fields(const type*) noexcept {                   \
-    return ::std::make_tuple(CONCURRY_DETAIL_FOR_EACH(CONCURRY_DETAIL_MEMBER_PTR, type, __VA_ARGS__)); \
+    return ::std::make_tuple(                                                                      \
+        CONCURRY_DETAIL_FOR_EACH(CONCURRY_DETAIL_MEMBER_PTR, type, __VA_ARGS__));                  \
   }

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <concurry/detail/future_state.hpp>
+#include <concurry/detail/member_fn.hpp>
 #include <concurry/worker.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <exception>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace concurry::detail {
@@ -47,11 +49,15 @@ public:
     try {
       auto& self = static_cast<W&>(w);
       if constexpr (std::is_void_v<R>) {
-        std::apply([&](auto&... a) { (self.*method_)(std::move(a)...); }, args_);
+        invoke(self,
+               static_cast<params*>(nullptr),
+               std::make_index_sequence<std::tuple_size_v<Args>>{});
         if (!this->claim())
           return false;
       } else {
-        R r = std::apply([&](auto&... a) -> R { return (self.*method_)(std::move(a)...); }, args_);
+        R r = invoke(self,
+                     static_cast<params*>(nullptr),
+                     std::make_index_sequence<std::tuple_size_v<Args>>{});
         if (!this->claim())
           return false;
         stored_ = status_done;
@@ -75,6 +81,15 @@ public:
   std::uint32_t stored_status() const noexcept override { return stored_; }
 
 private:
+  using params = typename member_fn<M>::args;
+
+  // Each stored argument goes in as the parameter asks: moved into a by-value or rvalue
+  // parameter, as an lvalue into a reference parameter. The call owns its arguments and runs once.
+  template <class... P, std::size_t... I>
+  R invoke(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
+    return (self.*method_)(static_cast<P&&>(std::get<I>(args_))...);
+  }
+
   M method_;
   Args args_;
   std::uint32_t stored_ = status_done;

@@ -50,13 +50,16 @@ public:
       delete this;
   }
 
-  std::uint32_t status() const noexcept { return word_.load(std::memory_order_acquire) & status_mask; }
+  std::uint32_t status() const noexcept {
+    return word_.load(std::memory_order_acquire) & status_mask;
+  }
 
   /// pending -> running. False when the call was cancelled (or already finished).
   bool try_start() noexcept {
     std::uint32_t w = word_.load(std::memory_order_relaxed);
     while ((w & status_mask) == status_pending) {
-      if (word_.compare_exchange_weak(w, (w & ~status_mask) | status_running, std::memory_order_acq_rel))
+      if (word_.compare_exchange_weak(
+              w, (w & ~status_mask) | status_running, std::memory_order_acq_rel))
         return true;
     }
     return false;
@@ -66,8 +69,8 @@ public:
   bool claim() noexcept {
     std::uint32_t w = word_.load(std::memory_order_relaxed);
     while ((w & status_mask) < status_completing) {
-      if (word_.compare_exchange_weak(w, (w & ~status_mask) | status_completing,
-                                      std::memory_order_acq_rel))
+      if (word_.compare_exchange_weak(
+              w, (w & ~status_mask) | status_completing, std::memory_order_acq_rel))
         return true;
     }
     return false;

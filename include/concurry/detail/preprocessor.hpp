@@ -14,7 +14,8 @@
 #define CONCURRY_DETAIL_FOR_EACH(macro, data, ...)                                                 \
   __VA_OPT__(CONCURRY_DETAIL_EXPAND(CONCURRY_DETAIL_FOR_EACH_STEP(macro, data, __VA_ARGS__)))
 #define CONCURRY_DETAIL_FOR_EACH_STEP(macro, data, x, ...)                                         \
-  macro(data, x) __VA_OPT__(, CONCURRY_DETAIL_FOR_EACH_AGAIN CONCURRY_DETAIL_PARENS(macro, data, __VA_ARGS__))
+  macro(data, x) __VA_OPT__(                                                                       \
+      , CONCURRY_DETAIL_FOR_EACH_AGAIN CONCURRY_DETAIL_PARENS(macro, data, __VA_ARGS__))
 #define CONCURRY_DETAIL_FOR_EACH_AGAIN() CONCURRY_DETAIL_FOR_EACH_STEP
 
 #define CONCURRY_DETAIL_MEMBER_PTR(cls, name) &cls::name
