@@ -36,6 +36,19 @@ public:
   bool is_stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
 
 private:
+  worker_context context_for(std::size_t index) const {
+    worker_context c;
+    c.index = index;
+    if (index < spec_.worker_limits.size())
+      c.limits = spec_.worker_limits[index];
+    return c;
+  }
+  std::vector<limit_set_stats> limit_stats() const {
+    std::vector<limit_set_stats> out;
+    for (auto& set : spec_.limit_sets)
+      out.push_back(set.stats());
+    return out;
+  }
   std::size_t pick_worker() noexcept;
   void run_inline(call_node& call) noexcept;
   void reject(call_node& call) noexcept;
@@ -97,14 +110,15 @@ std::exception_ptr stopped_error_for(const pool_spec& spec) {
 
 void pool_core::start(const worker_factory& factory) {
   if (spec_.mode == mode::sync) {
-    constructing_worker_context().index = 0;
+    constructing_worker_context() = context_for(0);
     sync_worker_ = factory();
     return;
   }
   runners_.reserve(spec_.max_workers);
   try {
     for (std::size_t i = 0; i < spec_.max_workers; ++i) {
-      auto runner = std::make_shared<runtime_internal::worker_runner>(i, spec_.worker_name);
+      auto runner =
+          std::make_shared<runtime_internal::worker_runner>(context_for(i), spec_.worker_name);
       runner->start(factory);
       runners_.push_back(std::move(runner));
     }
@@ -211,13 +225,17 @@ actors::pool_description pool_core::description() const {
 }
 
 pool_stats pool_core::stats() {
+  pool_stats s;
   if (spec_.mode == mode::sync) {
     std::lock_guard guard{sync_mutex_};
-    return actors::make_pool_stats(description(), {sync_counters_}, is_stopped());
+    s = actors::make_pool_stats(description(), {sync_counters_}, is_stopped());
+  } else if (!supervisor_) {
+    s = actors::make_pool_stats(description(), {}, true);
+  } else {
+    s = supervisor_->stats();
   }
-  if (!supervisor_)
-    return actors::make_pool_stats(description(), {}, true);
-  return supervisor_->stats();
+  s.limits = limit_stats();
+  return s;
 }
 
 worker_stats pool_core::stats(std::size_t index) {

@@ -72,8 +72,8 @@ detail::call_node* call_queue::pop() noexcept {
 
 // -- worker_runner ------------------------------------------------------------
 
-worker_runner::worker_runner(std::size_t index, std::string worker_name)
-    : index_{index}, worker_name_{std::move(worker_name)} {}
+worker_runner::worker_runner(detail::worker_context context, std::string worker_name)
+    : index_{context.index}, context_{std::move(context)}, worker_name_{std::move(worker_name)} {}
 
 worker_runner::~worker_runner() = default;
 
@@ -96,7 +96,7 @@ void worker_runner::start(const detail::worker_factory& factory) {
 }
 
 void worker_runner::run(const detail::worker_factory* factory, std::exception_ptr* ctor_error) {
-  detail::constructing_worker_context().index = index_;
+  detail::constructing_worker_context() = context_;
   try {
     worker_ = (*factory)();
   } catch (...) {

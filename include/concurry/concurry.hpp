@@ -1,9 +1,28 @@
 // The whole public API of concurry: workers, registration, options, pools, futures, statistics
 // and the runtime. Includes no CAF or Cap'n Proto header.
+/// \mainpage concurry
+///
+/// A C++ actor runtime with worker pools. Include `<concurry/concurry.hpp>` and link
+/// `concurry::concurry`. Where to start:
+///
+/// - concurry::runtime: the one object at the top of `main`.
+/// - concurry::worker: the base of a worker class, registered with CONCURRY_WORKER or
+///   CONCURRY_LOCAL_WORKER (registry.hpp). User types that calls carry are made transferable
+///   with CONCURRY_TYPE (transfer.hpp).
+/// - concurry::worker_builder: the options chain that `W::options()` starts and `init()` ends.
+/// - concurry::basic_pool and concurry::basic_handle: they make the calls; concurry::future:
+///   the pending result of one.
+/// - concurry::limit_set: concurry::call_limit, concurry::rate_limit and
+///   concurry::resource_limit taken together; `acquire()` returns a concurry::acquisition.
+///   concurry::clock is the time source of limits.
+/// - concurry::pool_stats: what `stats()` returns; concurry::error: the base of every exception
+///   concurry throws.
 #pragma once
 
+#include <concurry/clock.hpp>
 #include <concurry/error.hpp>
 #include <concurry/future.hpp>
+#include <concurry/limits.hpp>
 #include <concurry/mode.hpp>
 #include <concurry/options.hpp>
 #include <concurry/pool.hpp>

@@ -32,6 +32,7 @@ future<T> make_future(state_ptr<value_state<T>> s) noexcept;
 template <class T>
 class future {
 public:
+  /// The result type of the call.
   using value_type = T;
 
   /// An invalid future, a placeholder to assign to.

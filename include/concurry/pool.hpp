@@ -68,15 +68,18 @@ public:
   }
 
 protected:
+  /// A handle to the pool behind `core`; `basic_pool` makes its handles with it.
   explicit basic_handle(std::shared_ptr<detail::pool_core> core) noexcept
       : core_{std::move(core)} {}
 
+  /// The pool; throws `concurry::error` when this handle refers to no pool.
   const std::shared_ptr<detail::pool_core>& checked() const {
     if (!core_)
       detail::throw_no_pool();
     return core_;
   }
 
+  /// The pool; null in a default-constructed or moved-from handle.
   std::shared_ptr<detail::pool_core> core_;
 
 private:
@@ -94,10 +97,13 @@ private:
 template <class W, bool Blocking = false>
 class basic_pool : public basic_handle<W, Blocking> {
 public:
+  /// The copyable handle that `ref()` returns.
   using handle_type = basic_handle<W, Blocking>;
 
   basic_pool() noexcept = default;
+  /// Takes over the pool; the moved-from owner refers to no pool.
   basic_pool(basic_pool&&) noexcept = default;
+  /// Stops the pool this owner had, then takes over the pool of `other`.
   basic_pool& operator=(basic_pool&& other) noexcept {
     if (this != &other) {
       shutdown();

@@ -9,6 +9,8 @@
 //
 // Write either macro once, in the namespace of the class, after its definition, with no
 // semicolon after it. Listed methods must not be overloaded.
+/// \file
+/// Worker registration: CONCURRY_WORKER, CONCURRY_LOCAL_WORKER and the registry they fill.
 #pragma once
 
 #include <concurry/detail/member_fn.hpp>
@@ -30,8 +32,8 @@ namespace concurry {
 struct worker_type_info {
   std::string name;                      ///< the class name as written in the macro
   std::vector<std::string> method_names; ///< in the order of the macro
-  std::size_t constructor_arity = 0;
-  bool local_only = false; ///< registered with CONCURRY_LOCAL_WORKER
+  std::size_t constructor_arity = 0;     ///< the number of constructor arguments
+  bool local_only = false;               ///< registered with CONCURRY_LOCAL_WORKER
 };
 
 /// Every worker type registered in this program, in registration order.

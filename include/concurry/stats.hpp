@@ -1,12 +1,14 @@
 // Pool and worker statistics, with the keys and algorithm names of the Python library.
 #pragma once
 
+#include <concurry/limits.hpp>
 #include <concurry/mode.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <ostream>
+#include <vector>
 
 namespace concurry {
 
@@ -24,19 +26,20 @@ struct load_balancer_stats {
 
 /// A snapshot of a pool, as `pool::stats()` returns it.
 struct pool_stats {
-  concurry::mode mode = concurry::mode::thread;
-  std::size_t total_workers = 0; ///< persistent workers alive
-  std::size_t max_workers = 0;
-  bool on_demand = false;
-  std::size_t on_demand_active = 0;
-  bool stopped = false;
-  load_balancer_stats load_balancer;
+  concurry::mode mode = concurry::mode::thread; ///< where the workers run
+  std::size_t total_workers = 0;                ///< persistent workers alive
+  std::size_t max_workers = 0;                  ///< the pool's `max_workers` option
+  bool on_demand = false;                       ///< true for a pool of on-demand workers
+  std::size_t on_demand_active = 0;             ///< on-demand workers alive now
+  bool stopped = false;                         ///< true once the pool was stopped
+  load_balancer_stats load_balancer;            ///< the load balancer's figures
+  std::vector<limit_set_stats> limits;          ///< one per limit set (shared sets once)
 };
 
 /// A snapshot of one worker of a pool, as `pool::worker_stats(i)` returns it.
 struct worker_stats {
-  std::size_t worker_id = 0;
-  bool stopped = false;
+  std::size_t worker_id = 0;      ///< the worker's index in its pool, from 0
+  bool stopped = false;           ///< true once the worker stopped
   std::uint64_t active_calls = 0; ///< calls dispatched to it and not finished
   std::uint64_t total_calls = 0;  ///< calls ever dispatched to it
 };

@@ -9,6 +9,8 @@
 //
 //     struct point { double x; double y; };
 //     CONCURRY_TYPE(point, x, y)   // in point's namespace
+/// \file
+/// Which types can cross a process boundary: is_transferable_v, and CONCURRY_TYPE for user types.
 #pragma once
 
 #include <concurry/detail/preprocessor.hpp>

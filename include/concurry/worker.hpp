@@ -12,6 +12,8 @@
 // `counter::options()` then starts the chain that builds a pool of such workers.
 #pragma once
 
+#include <concurry/limits.hpp>
+
 #include <cstddef>
 
 namespace concurry {
@@ -24,6 +26,7 @@ namespace detail {
 /// constructor runs.
 struct worker_context {
   std::size_t index = 0;
+  limit_pool limits;
 };
 /// The context of the worker being constructed on this thread (the runtime sets it).
 worker_context& constructing_worker_context() noexcept;
@@ -39,6 +42,12 @@ public:
 
   /// This worker's index in its pool, from 0; already valid inside the constructor.
   [[nodiscard]] std::size_t worker_index() const noexcept { return context_.index; }
+
+  /// The limits this worker acquires from inside its methods:
+  /// `auto acq = limits().acquire({{"tokens", 100}});`. The sets behind it are shared with the
+  /// rest of the pool unless the pool was given per-worker limits; with no limits configured,
+  /// every acquisition that names no key succeeds at once. Already valid inside the constructor.
+  [[nodiscard]] limit_pool& limits() noexcept { return context_.limits; }
 
 private:
   detail::worker_context context_;

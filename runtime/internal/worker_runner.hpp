@@ -54,7 +54,7 @@ private:
 class worker_runner final : public actors::worker_body,
                             public std::enable_shared_from_this<worker_runner> {
 public:
-  worker_runner(std::size_t index, std::string worker_name);
+  worker_runner(detail::worker_context context, std::string worker_name);
   ~worker_runner() override;
 
   /// Starts the thread and builds the worker object on it; rethrows the constructor's exception.
@@ -90,6 +90,7 @@ private:
   std::exception_ptr stopped_error() const;
 
   const std::size_t index_;
+  const detail::worker_context context_;
   const std::string worker_name_;
 
   // Written by callers, read by statistics.

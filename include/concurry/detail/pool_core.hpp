@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concurry/detail/call.hpp>
+#include <concurry/limits.hpp>
 #include <concurry/mode.hpp>
 #include <concurry/stats.hpp>
 
@@ -10,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace concurry::detail {
 
@@ -23,6 +25,10 @@ struct pool_spec {
   concurry::load_balancing load_balancing = concurry::load_balancing::round_robin;
   std::chrono::nanoseconds stop_timeout = std::chrono::seconds{30};
   bool local_only = false;
+  /// The limits of worker i (empty: none configured).
+  std::vector<limit_pool> worker_limits;
+  /// Every distinct limit set of the pool, for statistics.
+  std::vector<limit_set> limit_sets;
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.

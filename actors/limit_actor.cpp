@@ -1,0 +1,306 @@
+#include "actors/limit_actor.hpp"
+
+#include "actors/log.hpp"
+#include "net/limit_messages.hpp"
+
+#include <concurry/error.hpp>
+
+#include <caf/all.hpp>
+
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace concurry::actors {
+
+namespace {
+
+using limit_atom = caf::atom_constant<caf::atom("limit")>;
+using granted_atom = caf::atom_constant<caf::atom("granted")>;
+
+/// Where an asynchronous acquisition lands until the actor picks it up on its own thread.
+struct pending_slot {
+  std::mutex mutex;
+  acquisition result;
+  std::exception_ptr error;
+};
+
+struct pending_request {
+  caf::response_promise promise;
+  caf::actor_addr requester;
+  std::uint64_t request_id = 0;
+  std::shared_ptr<pending_slot> slot;
+};
+
+struct held_grant {
+  acquisition acq;
+  caf::actor_addr holder;
+};
+
+struct limit_actor_state {
+  std::optional<limit_set> set;
+  std::uint64_t next_grant = 1;
+  std::uint64_t next_pending = 1;
+  std::map<std::uint64_t, held_grant> grants;
+  std::map<std::uint64_t, pending_request> pending;
+  std::map<caf::actor_addr, std::size_t> watched;
+};
+
+using limit_actor_type = caf::stateful_actor<limit_actor_state>;
+
+std::vector<char> failure_reply(std::uint64_t id, net::limit_failure::kind kind, std::string msg) {
+  return net::encode(net::limit_reply{id, net::limit_failure{kind, std::move(msg)}});
+}
+
+std::vector<char> reply_for_error(std::uint64_t id, std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const timeout_error& t) {
+    return failure_reply(id, net::limit_failure::kind::timeout, t.what());
+  } catch (const config_error& c) {
+    return failure_reply(id, net::limit_failure::kind::invalid, c.what());
+  } catch (const std::exception& x) {
+    return failure_reply(id, net::limit_failure::kind::internal, x.what());
+  } catch (...) {
+    return failure_reply(id, net::limit_failure::kind::internal, "an unknown error");
+  }
+}
+
+void watch(limit_actor_type* self, const caf::actor_addr& who) {
+  if (!who)
+    return;
+  if (self->state.watched[who]++ == 0)
+    self->monitor(who);
+}
+
+std::vector<char> grant_reply(limit_actor_type* self,
+                              std::uint64_t request_id,
+                              acquisition acq,
+                              const caf::actor_addr& holder) {
+  auto id = self->state.next_grant++;
+  net::limit_granted g{id, acq.requested()};
+  self->state.grants.emplace(id, held_grant{std::move(acq), holder});
+  watch(self, holder);
+  return net::encode(net::limit_reply{request_id, std::move(g)});
+}
+
+std::vector<char> handle_release(limit_actor_type* self, std::uint64_t id, net::limit_release& r) {
+  auto it = self->state.grants.find(r.grant);
+  if (it == self->state.grants.end())
+    return failure_reply(id,
+                         net::limit_failure::kind::invalid,
+                         "no acquisition " + std::to_string(r.grant) + " is held");
+  auto held = std::move(it->second);
+  self->state.grants.erase(it);
+  try {
+    if (r.usage)
+      held.acq.update(*r.usage);
+  } catch (...) {
+    held.acq.release();
+    return reply_for_error(id, std::current_exception());
+  }
+  held.acq.release();
+  return net::encode(net::limit_reply{id, net::limit_released{}});
+}
+
+/// The limit actor: answers acquire, release and stats requests; releases whatever a requester
+/// held when it goes down.
+caf::behavior limit_actor(limit_actor_type* self, limit_set set) {
+  self->state.set.emplace(std::move(set));
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    st.watched.erase(dm.source);
+    std::size_t released = 0;
+    for (auto it = st.grants.begin(); it != st.grants.end();) {
+      if (it->second.holder == dm.source) {
+        it->second.acq.release();
+        it = st.grants.erase(it);
+        ++released;
+      } else {
+        ++it;
+      }
+    }
+    if (released > 0)
+      logger("limit")->warn("released acquisitions of a requester that went down count={}",
+                            released);
+  });
+  return {
+      // `holder` is whoever holds what this request acquires: its acquisitions are released when
+      // it goes down.
+      [=](limit_atom,
+          caf::actor_addr& holder,
+          std::vector<char>& bytes) -> caf::result<std::vector<char>> {
+        net::limit_request request;
+        try {
+          request = net::decode_limit_request(bytes);
+        } catch (const net::decode_error& e) {
+          logger("limit")->error("undecodable limit request error={}", e.what());
+          return failure_reply(0, net::limit_failure::kind::invalid, e.what());
+        }
+        auto& st = self->state;
+        auto requester = holder ? holder : caf::actor_cast<caf::actor_addr>(self->current_sender());
+        if (auto* r = std::get_if<net::limit_release>(&request.body))
+          return handle_release(self, request.id, *r);
+        if (std::holds_alternative<net::limit_stats_request>(request.body))
+          return net::encode(net::limit_reply{request.id, st.set->stats()});
+        auto& acq = std::get<net::limit_acquire>(request.body);
+        if (acq.try_only) {
+          try {
+            auto a = st.set->try_acquire(acq.requested);
+            if (!a.successful())
+              return net::encode(net::limit_reply{request.id, net::limit_refused{}});
+            return grant_reply(self, request.id, std::move(a), requester);
+          } catch (...) {
+            return reply_for_error(request.id, std::current_exception());
+          }
+        }
+        // A waiting acquisition completes on whichever thread frees capacity; it hands the result
+        // back to this actor, which answers from its own context.
+        auto key = st.next_pending++;
+        auto slot = std::make_shared<pending_slot>();
+        auto rp = self->make_response_promise<std::vector<char>>();
+        st.pending.emplace(key, pending_request{rp, requester, request.id, slot});
+        auto me = caf::actor_cast<caf::actor>(self);
+        st.set->acquire_async(
+            acq.requested, acq.timeout, [me, key, slot](acquisition a, std::exception_ptr e) {
+              {
+                std::lock_guard guard{slot->mutex};
+                slot->result = std::move(a);
+                slot->error = e;
+              }
+              caf::anon_send(me, granted_atom::value, key);
+            });
+        return rp;
+      },
+      [=](granted_atom, std::uint64_t key) {
+        auto& st = self->state;
+        auto it = st.pending.find(key);
+        if (it == st.pending.end())
+          return;
+        auto p = std::move(it->second);
+        st.pending.erase(it);
+        acquisition acq;
+        std::exception_ptr error;
+        {
+          std::lock_guard guard{p.slot->mutex};
+          acq = std::move(p.slot->result);
+          error = p.slot->error;
+        }
+        if (error)
+          p.promise.deliver(reply_for_error(p.request_id, error));
+        else
+          p.promise.deliver(grant_reply(self, p.request_id, std::move(acq), p.requester));
+      },
+  };
+}
+
+} // namespace
+
+struct limit_service::impl {
+  actor_host* host = nullptr;
+  caf::actor actor;
+};
+
+limit_service::limit_service(actor_host& host, limit_set set) : impl_{std::make_unique<impl>()} {
+  impl_->host = &host;
+  impl_->actor = host.system().spawn(limit_actor, std::move(set));
+}
+
+limit_service::~limit_service() {
+  caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
+}
+
+struct limit_client::impl {
+  actor_host* host = nullptr;
+  caf::actor actor;
+  // The client's identity as a holder: it lives as long as the client, so the limit actor
+  // releases what the client held once it is gone.
+  caf::actor anchor;
+  std::atomic<std::uint64_t> next_id{1};
+
+  std::vector<char> exchange(const std::vector<char>& bytes,
+                             std::optional<std::chrono::nanoseconds> timeout) {
+    caf::scoped_actor self{host->system()};
+    // The actor answers by the request's own timeout; the margin covers a busy scheduler.
+    auto wait = timeout ? caf::duration{*timeout + std::chrono::seconds{30}} : caf::infinite;
+    std::optional<std::vector<char>> reply;
+    std::string failure;
+    self->request(actor, wait, limit_atom::value, anchor.address(), bytes)
+        .receive([&](std::vector<char>& answer) { reply = std::move(answer); },
+                 [&](caf::error& e) { failure = host->system().render(e); });
+    if (!reply)
+      throw error{"the limit actor did not answer: " + failure};
+    return std::move(*reply);
+  }
+
+  net::limit_reply ask(const net::limit_request& request,
+                       std::optional<std::chrono::nanoseconds> timeout) {
+    return net::decode_limit_reply(exchange(net::encode(request), timeout));
+  }
+
+  [[noreturn]] static void throw_failure(const net::limit_failure& f) {
+    switch (f.what) {
+    case net::limit_failure::kind::timeout:
+      throw timeout_error{f.message};
+    case net::limit_failure::kind::invalid:
+      throw config_error{f.message};
+    default:
+      throw error{f.message};
+    }
+  }
+};
+
+limit_client::limit_client(actor_host& host, const limit_service& service)
+    : impl_{std::make_unique<impl>()} {
+  impl_->host = &host;
+  impl_->actor = service.impl_->actor;
+  impl_->anchor = host.system().spawn([]() -> caf::behavior { return {[](int) {}}; });
+}
+
+limit_client::~limit_client() {
+  caf::anon_send_exit(impl_->anchor, caf::exit_reason::user_shutdown);
+}
+
+std::vector<char> limit_client::exchange(const std::vector<char>& request_bytes) {
+  return impl_->exchange(request_bytes, std::chrono::seconds{0});
+}
+
+limit_client::grant limit_client::acquire(const amounts& requested,
+                                          std::optional<std::chrono::nanoseconds> timeout) {
+  auto reply =
+      impl_->ask({impl_->next_id++, net::limit_acquire{requested, timeout, false}}, timeout);
+  if (auto* g = std::get_if<net::limit_granted>(&reply.body))
+    return {g->grant, std::move(g->granted)};
+  if (auto* f = std::get_if<net::limit_failure>(&reply.body))
+    impl::throw_failure(*f);
+  throw error{"the limit actor gave an unexpected answer to an acquire"};
+}
+
+std::optional<limit_client::grant> limit_client::try_acquire(const amounts& requested) {
+  auto reply = impl_->ask({impl_->next_id++, net::limit_acquire{requested, {}, true}},
+                          std::chrono::nanoseconds{0});
+  if (auto* g = std::get_if<net::limit_granted>(&reply.body))
+    return grant{g->grant, std::move(g->granted)};
+  if (std::holds_alternative<net::limit_refused>(reply.body))
+    return std::nullopt;
+  if (auto* f = std::get_if<net::limit_failure>(&reply.body))
+    impl::throw_failure(*f);
+  throw error{"the limit actor gave an unexpected answer to a try_acquire"};
+}
+
+void limit_client::release(std::uint64_t grant_id, std::optional<amounts> usage) {
+  auto reply = impl_->ask({impl_->next_id++, net::limit_release{grant_id, std::move(usage)}},
+                          std::chrono::nanoseconds{0});
+  if (auto* f = std::get_if<net::limit_failure>(&reply.body))
+    impl::throw_failure(*f);
+}
+
+limit_set_stats limit_client::stats() {
+  auto reply =
+      impl_->ask({impl_->next_id++, net::limit_stats_request{}}, std::chrono::nanoseconds{0});
+  if (auto* s = std::get_if<limit_set_stats>(&reply.body))
+    return std::move(*s);
+  throw error{"the limit actor gave an unexpected answer to a stats request"};
+}
+
+} // namespace concurry::actors

@@ -1,0 +1,70 @@
+// The messages of the limit actor as C++ values, and their Cap'n Proto encoding
+// (net/schema/limits.capnp). Bytes from another process are untrusted: decoding them either
+// yields a well-formed message or throws decode_error, never anything worse.
+#pragma once
+
+#include <concurry/error.hpp>
+#include <concurry/limits.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace concurry::net {
+
+/// Bytes that are not a well-formed message of the expected schema.
+class decode_error : public concurry::error {
+public:
+  using concurry::error::error;
+};
+
+/// Asks for an acquisition; `timeout` empty means no deadline.
+struct limit_acquire {
+  amounts requested;
+  std::optional<std::chrono::nanoseconds> timeout;
+  bool try_only = false;
+};
+
+/// Ends an acquisition, with the real usage when the holder reported one.
+struct limit_release {
+  std::uint64_t grant = 0;
+  std::optional<amounts> usage;
+};
+
+/// Asks for the statistics of the set.
+struct limit_stats_request {};
+
+struct limit_request {
+  std::uint64_t id = 0;
+  std::variant<limit_acquire, limit_release, limit_stats_request> body;
+};
+
+struct limit_granted {
+  std::uint64_t grant = 0;
+  amounts granted;
+};
+struct limit_refused {};
+struct limit_released {};
+struct limit_failure {
+  enum class kind { timeout, invalid, internal };
+  kind what = kind::internal;
+  std::string message;
+};
+
+struct limit_reply {
+  std::uint64_t id = 0;
+  std::variant<limit_granted, limit_refused, limit_failure, limit_released, limit_set_stats> body;
+};
+
+std::vector<char> encode(const limit_request& request);
+std::vector<char> encode(const limit_reply& reply);
+
+/// Throws decode_error for anything but a well-formed LimitRequest.
+limit_request decode_limit_request(const std::vector<char>& bytes);
+/// Throws decode_error for anything but a well-formed LimitReply.
+limit_reply decode_limit_reply(const std::vector<char>& bytes);
+
+} // namespace concurry::net
