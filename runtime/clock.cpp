@@ -19,25 +19,18 @@ public:
 
   timer_id schedule(time_point at, std::function<void()> fn) override {
     std::lock_guard lock{mutex_};
-    auto id = next_id_++;
-    auto it = timers_.emplace(std::pair{at, id}, std::move(fn)).first;
-    due_.emplace(id, at);
+    auto [id, first] = timers_.add(at, std::move(fn));
     if (!thread_.joinable() && !stopping_)
       thread_ = std::thread{[this] { run(); }};
     // Only a new earliest timer shortens the thread's sleep.
-    if (it == timers_.begin())
+    if (first)
       wake_.notify_one();
     return id;
   }
 
   bool cancel(timer_id id) override {
     std::lock_guard lock{mutex_};
-    auto d = due_.find(id);
-    if (d == due_.end())
-      return false;
-    timers_.erase(std::pair{d->second, id});
-    due_.erase(d);
-    return true;
+    return timers_.cancel(id);
   }
 
   /// Stops the thread: waits for a running callback, drops the timers not yet due.
@@ -47,7 +40,6 @@ public:
       std::lock_guard lock{mutex_};
       stopping_ = true;
       timers_.clear();
-      due_.clear();
       thread = std::move(thread_);
     }
     wake_.notify_all();
@@ -65,19 +57,17 @@ private:
   void run() {
     std::unique_lock lock{mutex_};
     while (!stopping_) {
-      if (timers_.empty()) {
+      auto due = timers_.first_due();
+      if (!due) {
         wake_.wait(lock);
         continue;
       }
-      auto first = timers_.begin();
-      if (auto due = first->first.first; due > now()) {
+      if (*due > now()) {
         // A copy: the wait reads the time again after a cancel may have freed the timer's node.
-        wake_.wait_until(lock, due);
+        wake_.wait_until(lock, *due);
         continue;
       }
-      auto fn = std::move(first->second);
-      due_.erase(first->first.second);
-      timers_.erase(first);
+      auto fn = timers_.take_first();
       lock.unlock();
       fn();
       // The callback's captures may hold the last reference to something that takes locks
@@ -91,9 +81,7 @@ private:
   std::condition_variable wake_;
   std::thread thread_;
   bool stopping_ = false;
-  timer_id next_id_ = 1;
-  std::map<std::pair<time_point, timer_id>, std::function<void()>> timers_;
-  std::unordered_map<timer_id, time_point> due_;
+  detail::timer_queue timers_;
 };
 
 // Stops the timer thread when static objects are destroyed at exit, even while limit sets
@@ -119,20 +107,12 @@ manual_clock::time_point manual_clock::now() const {
 
 manual_clock::timer_id manual_clock::schedule(time_point at, std::function<void()> fn) {
   std::lock_guard lock{mutex_};
-  auto id = next_id_++;
-  timers_.emplace(std::pair{at, id}, std::move(fn));
-  due_.emplace(id, at);
-  return id;
+  return timers_.add(at, std::move(fn)).first;
 }
 
 bool manual_clock::cancel(timer_id id) {
   std::lock_guard lock{mutex_};
-  auto d = due_.find(id);
-  if (d == due_.end())
-    return false;
-  timers_.erase(std::pair{d->second, id});
-  due_.erase(d);
-  return true;
+  return timers_.cancel(id);
 }
 
 void manual_clock::advance(std::chrono::nanoseconds by) {
@@ -142,18 +122,15 @@ void manual_clock::advance(std::chrono::nanoseconds by) {
   std::unique_lock lock{mutex_};
   auto target = now_ + std::max(by, std::chrono::nanoseconds{0});
   int at_this_time = 0;
-  while (!timers_.empty() && timers_.begin()->first.first <= target) {
-    auto first = timers_.begin();
-    if (first->first.first > now_) {
-      now_ = first->first.first;
+  for (auto due = timers_.first_due(); due && *due <= target; due = timers_.first_due()) {
+    if (*due > now_) {
+      now_ = *due;
       at_this_time = 0;
     }
     if (++at_this_time > max_at_one_time)
       throw error{"manual_clock::advance ran a million timers at one time; a timer keeps "
                   "scheduling itself without moving on"};
-    auto fn = std::move(first->second);
-    due_.erase(first->first.second);
-    timers_.erase(first);
+    auto fn = timers_.take_first();
     lock.unlock();
     fn();
     fn = nullptr;

@@ -2,6 +2,8 @@
 // manual_clock, which tests move by hand so that time-dependent behaviour runs on virtual time.
 #pragma once
 
+#include <concurry/detail/timer_queue.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -84,9 +86,7 @@ public:
 private:
   mutable std::mutex mutex_;
   time_point now_;
-  timer_id next_id_ = 1;
-  std::map<std::pair<time_point, timer_id>, std::function<void()>> timers_;
-  std::unordered_map<timer_id, time_point> due_;
+  detail::timer_queue timers_;
 };
 
 } // namespace concurry
