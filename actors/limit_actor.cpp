@@ -254,7 +254,10 @@ limit_client::limit_client(actor_host& host, const limit_service& service)
     : impl_{std::make_unique<impl>()} {
   impl_->host = &host;
   impl_->actor = service.impl_->actor;
-  impl_->anchor = host.system().spawn([]() -> caf::behavior { return {[](int) {}}; });
+  impl_->anchor =
+      // NOTE: spawned with an argument: CAF 0.17 dereferences a null tuple for argument-less
+      // function actors (UndefinedBehaviorSanitizer reports it).
+      host.system().spawn([](int) -> caf::behavior { return {[](int) {}}; }, 0);
 }
 
 limit_client::~limit_client() {
