@@ -6,6 +6,8 @@
 #include "actors/log.hpp"
 #include "runtime/internal/futex.hpp"
 
+#include <thread>
+
 namespace concurry::detail {
 
 namespace {
@@ -16,6 +18,12 @@ using runtime_internal::futex_wake_all;
 // Spins very briefly (about 0.1 µs) before sleeping: enough for a result that is all but there;
 // any longer takes the core its worker needs (measured with bench/thread_pool_bench).
 constexpr int wait_spins = 10;
+// Then yields its core a few times before it sleeps. When the caller shares a core with the
+// worker it waits for, a yield lets that worker run on through its queue; a futex sleep would
+// have it wake the caller (and be preempted by it) call by call. Measured with
+// bench/thread_pool_bench: this alone lifted 2 workers pipelined from about 2 M to 5-13 M
+// calls/s and the round trip from about 25 to 1.5 µs.
+constexpr int wait_yields = 20;
 
 // A callback's exception has nobody to go to: it is logged and dropped.
 void run_callback(const std::function<void()>& cb) noexcept {
@@ -79,6 +87,13 @@ bool future_state_base::wait_for(std::chrono::nanoseconds timeout) const noexcep
   const bool forever = timeout == std::chrono::nanoseconds::max();
   const auto deadline = forever ? std::chrono::steady_clock::time_point::max()
                                 : std::chrono::steady_clock::now() + timeout;
+  for (int i = 0; i < wait_yields; ++i) {
+    std::this_thread::yield();
+    if (is_final(word_.load(std::memory_order_acquire) & status_mask))
+      return true;
+    if (!forever && std::chrono::steady_clock::now() >= deadline)
+      return false;
+  }
   for (;;) {
     w = word_.fetch_or(waiters_bit, std::memory_order_acq_rel) | waiters_bit;
     if (is_final(w & status_mask))
