@@ -5,6 +5,8 @@
 #include <caf/atom.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <thread>
 
 namespace concurry::actors {
@@ -33,6 +35,31 @@ actor_host::actor_host(std::size_t scheduler_threads) {
 }
 
 actor_host::~actor_host() = default;
+
+namespace {
+
+std::atomic<bool> exiting{false};
+
+void mark_exiting() {
+  exiting.store(true);
+}
+
+} // namespace
+
+std::shared_ptr<actor_host> actor_host::start(std::size_t scheduler_threads) {
+  // Registered after every static object that exists now, so it runs before their destructors
+  // at exit; a handle or pool kept in such an object then sees the flag.
+  static const bool registered = std::atexit(mark_exiting) == 0;
+  (void)registered;
+  return std::shared_ptr<actor_host>{new actor_host{scheduler_threads}, [](actor_host* h) {
+                                       if (!process_exiting())
+                                         delete h;
+                                     }};
+}
+
+bool actor_host::process_exiting() noexcept {
+  return exiting.load();
+}
 
 std::size_t actor_host::scheduler_threads() const noexcept {
   return impl_->threads;

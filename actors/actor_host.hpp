@@ -26,6 +26,15 @@ public:
   /// For actors/ only.
   caf::actor_system& system() noexcept;
 
+  /// Starts a host owned by shared pointers. A host whose last owner lets go while the process
+  /// is exiting (after main returned or exit() was called) is left to the end of the process
+  /// instead of destroyed: CAF 0.17 cannot tear an actor system down from exit handlers.
+  static std::shared_ptr<actor_host> start(std::size_t scheduler_threads);
+
+  /// True once the process has begun to exit (static destruction and atexit handlers); pools
+  /// then stop without messaging their actors.
+  static bool process_exiting() noexcept;
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -175,10 +175,17 @@ pool_supervisor::pool_supervisor(actor_host& host,
 
 pool_supervisor::~pool_supervisor() {
   stop(std::chrono::nanoseconds{0});
-  caf::anon_send_exit(impl_->supervisor, caf::exit_reason::user_shutdown);
+  if (!actor_host::process_exiting())
+    caf::anon_send_exit(impl_->supervisor, caf::exit_reason::user_shutdown);
 }
 
 void pool_supervisor::stop(std::chrono::nanoseconds timeout) {
+  if (actor_host::process_exiting()) {
+    // The actor system may be half gone: give up on the workers directly.
+    for (auto& b : impl_->bodies)
+      b->abandon();
+    return;
+  }
   auto deadline = clamp(timeout);
   caf::scoped_actor self{impl_->host->system()};
   bool answered = false;
@@ -196,6 +203,12 @@ void pool_supervisor::stop(std::chrono::nanoseconds timeout) {
 }
 
 pool_stats pool_supervisor::stats() {
+  if (actor_host::process_exiting()) {
+    std::vector<worker_counters> counters;
+    for (auto& b : impl_->bodies)
+      counters.push_back(b->counters());
+    return make_pool_stats(impl_->description, counters, true);
+  }
   caf::scoped_actor self{impl_->host->system()};
   pool_stats result;
   bool answered = false;

@@ -69,7 +69,7 @@ runtime::runtime(int argc, char** argv, runtime_options options) : impl_{std::ma
   if (reg.host)
     throw error{"pools were created before the concurry::runtime; create the runtime first, at "
                 "the top of main"};
-  reg.host = std::make_shared<actors::actor_host>(options.scheduler_threads);
+  reg.host = actors::actor_host::start(options.scheduler_threads);
   reg.owned_by_runtime_object = true;
   impl_->threads = reg.host->scheduler_threads();
 }
@@ -93,7 +93,7 @@ std::shared_ptr<actors::actor_host> current_host() {
   std::lock_guard guard{reg.mutex};
   if (!reg.host) {
     apply_log_level("warn");
-    reg.host = std::make_shared<actors::actor_host>(0);
+    reg.host = actors::actor_host::start(0);
   }
   return reg.host;
 }

@@ -158,6 +158,15 @@ TEST_CASE_TEMPLATE("a handle outlives its pool and then fails its calls", M, CON
   CHECK_THROWS_AS(h.call(&sleeper::checked_double, 1).result(), concurry::stopped_error);
 }
 
+TEST_CASE("stopping a pool that owns nothing is a clear error") {
+  concurry::pool<sleeper> empty;
+  CHECK_THROWS_AS(empty.stop(), concurry::error);
+  auto pool = sleeper::options().max_workers(1).init();
+  auto moved = std::move(pool);
+  CHECK_THROWS_AS(pool.stop(), concurry::error);
+  moved.stop();
+}
+
 TEST_CASE("a sync pool runs the call inline and its future is done on return") {
   auto pool = counter::options().mode(concurry::mode::sync).init();
   auto f = pool.call(&counter::count, 0);

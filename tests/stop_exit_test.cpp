@@ -10,11 +10,21 @@
 
 extern char** environ;
 
-TEST_CASE("a process whose worker is stuck in user code exits promptly after stop" *
-          doctest::test_suite("system")) {
+namespace {
+
+struct child_result {
+  bool exited = false;
+  int status = -1;
+  double seconds = 0;
+};
+
+/// Runs `program` with `arg`, for 30 s at the most (then kills it).
+child_result run_child(const char* program, const char* arg) {
   pid_t pid = 0;
-  char* argv[] = {const_cast<char*>(CONCURRY_STOP_PROBE), nullptr};
-  REQUIRE(posix_spawn(&pid, CONCURRY_STOP_PROBE, nullptr, nullptr, argv, environ) == 0);
+  char* argv[] = {const_cast<char*>(program), const_cast<char*>(arg), nullptr};
+  child_result r;
+  if (posix_spawn(&pid, program, nullptr, nullptr, argv, environ) != 0)
+    return r;
   auto t0 = std::chrono::steady_clock::now();
   int status = 0;
   pid_t done = 0;
@@ -26,9 +36,29 @@ TEST_CASE("a process whose worker is stuck in user code exits promptly after sto
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
   }
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  REQUIRE(done == pid);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(took < 6.0);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.exited = done == pid && WIFEXITED(status);
+  r.status = r.exited ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("a process whose worker is stuck in user code exits promptly after stop" *
+          doctest::test_suite("system")) {
+  auto r = run_child(CONCURRY_STOP_PROBE, nullptr);
+  CHECK(r.exited);
+  CHECK(r.status == 0);
+  CHECK(r.seconds < 6.0);
+}
+
+TEST_CASE("a program exits cleanly with concurry objects alive past the end of main" *
+          doctest::test_suite("system")) {
+  for (const char* what : {"global-handle", "global-pool", "no-runtime"}) {
+    CAPTURE(what);
+    auto r = run_child(CONCURRY_EXIT_PROBE, what);
+    CHECK(r.exited);
+    CHECK(r.status == 0);
+    CHECK(r.seconds < 10.0);
+  }
 }

@@ -119,7 +119,10 @@ public:
   [[nodiscard]] handle_type ref() const { return handle_type{*this}; }
 
   /// Stops the pool with its `stop_timeout`.
-  void stop() { detail::stop(*this->checked(), detail::stop_timeout(*this->core_)); }
+  void stop() {
+    auto& core = *this->checked();
+    detail::stop(core, detail::stop_timeout(core));
+  }
 
   /// Stops the pool: calls already made may finish within `timeout`; those still queued or
   /// running after it fail with `stopped_error`, and threads still inside a method are left
