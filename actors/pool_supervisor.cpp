@@ -124,9 +124,14 @@ caf::behavior supervisor(supervisor_actor* self,
         auto& st = self->state;
         for (std::size_t i = 0; i < st.workers.size(); ++i) {
           if (st.alive[i]) {
-            logger("pool")->warn("worker abandoned at stop timeout worker={} index={}",
-                                 st.description.worker_name,
-                                 i);
+            auto c = st.bodies[i]->counters();
+            // An idle worker that had no time to wind down is no news; a busy one is.
+            auto level = c.dispatched > c.finished ? spdlog::level::warn : spdlog::level::debug;
+            logger("pool")->log(level,
+                                "worker abandoned at stop timeout worker={} index={} calls={}",
+                                st.description.worker_name,
+                                i,
+                                c.dispatched - c.finished);
             self->send(st.workers[i], abandon_atom::value);
           }
         }
@@ -200,6 +205,11 @@ void pool_supervisor::stop(std::chrono::nanoseconds timeout) {
   if (!answered)
     for (auto& b : impl_->bodies)
       b->abandon();
+}
+
+void pool_supervisor::begin_stop(std::chrono::nanoseconds timeout) {
+  if (!actor_host::process_exiting())
+    caf::anon_send(impl_->supervisor, stop_atom::value, clamp(timeout));
 }
 
 pool_stats pool_supervisor::stats() {

@@ -38,6 +38,9 @@ public:
   /// Returns when every worker ended or was abandoned. Idempotent.
   void stop(std::chrono::nanoseconds timeout);
 
+  /// Starts the same stop without waiting for it (for a worker that stops its own pool).
+  void begin_stop(std::chrono::nanoseconds timeout);
+
   /// Asks the supervisor for the pool's statistics.
   [[nodiscard]] pool_stats stats();
 

@@ -64,8 +64,11 @@ private:
   alignas(64) std::atomic<std::uint64_t> next_{0};
 
   // sync mode: one worker, run on the caller's thread, one call at a time
-  std::mutex sync_mutex_;
+  // Recursive: a sync worker's method may call its own pool, which then runs inline too.
+  std::recursive_mutex sync_mutex_;
   std::unique_ptr<worker_base> sync_worker_;
+  int sync_depth_ = 0;
+  bool sync_closing_ = false;
   actors::worker_counters sync_counters_;
 
   std::mutex stop_mutex_;
@@ -117,8 +120,8 @@ void pool_core::start(const worker_factory& factory) {
   runners_.reserve(spec_.max_workers);
   try {
     for (std::size_t i = 0; i < spec_.max_workers; ++i) {
-      auto runner =
-          std::make_shared<runtime_internal::worker_runner>(context_for(i), spec_.worker_name);
+      auto runner = std::make_shared<runtime_internal::worker_runner>(
+          context_for(i), spec_.worker_name, this);
       runner->start(factory);
       runners_.push_back(std::move(runner));
     }
@@ -191,26 +194,42 @@ void pool_core::reject(call_node& call) noexcept {
 
 void pool_core::run_inline(call_node& call) noexcept {
   std::unique_lock guard{sync_mutex_};
-  if (!sync_worker_) {
+  if (!sync_worker_ || sync_closing_) {
     guard.unlock();
     return reject(call);
   }
   ++sync_counters_.dispatched;
-  if (call.state().try_start() && call.execute(*sync_worker_))
-    call.state().publish(call.stored_status());
+  ++sync_depth_;
+  bool claimed = call.state().try_start() && call.execute(*sync_worker_);
+  --sync_depth_;
   ++sync_counters_.finished;
+  // A stop made from inside the method ends the worker once no method of it runs any more.
+  if (sync_closing_ && sync_depth_ == 0)
+    sync_worker_.reset();
+  guard.unlock();
+  if (claimed)
+    call.state().publish(call.stored_status());
   call.state().release();
 }
 
 void pool_core::stop(std::chrono::nanoseconds timeout) {
-  std::lock_guard guard{stop_mutex_};
   stopped_.store(true, std::memory_order_release);
   if (spec_.mode == mode::sync) {
     std::lock_guard sync_guard{sync_mutex_};
-    sync_worker_.reset();
+    sync_closing_ = true;
     sync_counters_.stopped = true;
+    if (sync_depth_ == 0)
+      sync_worker_.reset();
     return;
   }
+  if (runtime_internal::worker_runner::owner_of_this_thread() == this) {
+    // A worker stopping its own pool cannot wait for itself: the stop goes on without it, and
+    // this worker ends once its method returns.
+    if (supervisor_)
+      supervisor_->begin_stop(timeout);
+    return;
+  }
+  std::lock_guard guard{stop_mutex_};
   if (supervisor_)
     supervisor_->stop(timeout);
 }

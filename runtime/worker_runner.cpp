@@ -5,6 +5,7 @@
 #include <concurry/error.hpp>
 
 #include <future>
+#include <system_error>
 #include <thread>
 
 namespace concurry::runtime_internal {
@@ -72,8 +73,19 @@ detail::call_node* call_queue::pop() noexcept {
 
 // -- worker_runner ------------------------------------------------------------
 
-worker_runner::worker_runner(detail::worker_context context, std::string worker_name)
-    : index_{context.index}, context_{std::move(context)}, worker_name_{std::move(worker_name)} {}
+namespace {
+thread_local const void* thread_owner = nullptr;
+} // namespace
+
+worker_runner::worker_runner(detail::worker_context context,
+                             std::string worker_name,
+                             const void* owner)
+    : index_{context.index}, context_{std::move(context)},
+      worker_name_{std::move(worker_name)}, owner_{owner} {}
+
+const void* worker_runner::owner_of_this_thread() noexcept {
+  return thread_owner;
+}
 
 worker_runner::~worker_runner() = default;
 
@@ -83,13 +95,21 @@ void worker_runner::start(const detail::worker_factory& factory) {
   auto built_future = built.get_future();
   // The thread owns a reference, so an abandoned thread never outlives what it touches. It is
   // detached: stop() waits for it through the worker actor, with a deadline.
-  std::thread{[self = shared_from_this(), &factory, &ctor_error, &built] {
-    self->run(&factory, &ctor_error);
-    built.set_value();
-    while (auto* call = self->take())
-      self->execute(*call);
-    self->exit_thread();
-  }}.detach();
+  std::thread thread;
+  try {
+    thread = std::thread{[self = shared_from_this(), &factory, &ctor_error, &built] {
+      thread_owner = self->owner_;
+      self->run(&factory, &ctor_error);
+      built.set_value();
+      while (auto* call = self->take())
+        self->execute(*call);
+      self->exit_thread();
+    }};
+  } catch (const std::system_error& e) {
+    throw concurry::error{"could not start a thread for worker " + std::to_string(index_) + " of " +
+                          worker_name_ + ": " + e.what()};
+  }
+  thread.detach();
   built_future.wait();
   if (ctor_error)
     std::rethrow_exception(ctor_error);

@@ -349,3 +349,70 @@ TEST_CASE("concurrent callers from many threads all get their results") {
   CHECK(correct.load() == 4000);
   CHECK(pool.stats().load_balancer.total_dispatched == 4000);
 }
+
+namespace {
+
+/// Calls its own pool from inside a method, and stops it from inside another.
+class self_caller : public concurry::worker<self_caller> {
+public:
+  int depth(concurry::handle<self_caller> self, int n) {
+    return n == 0 ? 0 : 1 + self.call(&self_caller::depth, self, n - 1).result();
+  }
+  int stop_own_pool(concurry::handle<self_caller> self) {
+    stopper_ = std::move(self);
+    // NOTE: the handle's pool is this worker's own; stopping it must not wait for this call.
+    stop_from_inside();
+    return 7;
+  }
+  const std::string& name() const { return name_; }
+
+private:
+  void stop_from_inside();
+  concurry::handle<self_caller> stopper_;
+  std::string name_ = "self";
+};
+CONCURRY_LOCAL_WORKER(self_caller, (), depth, stop_own_pool, name)
+
+/// A pool that stops itself through the handle it was given.
+struct owner_slot {
+  static inline concurry::pool<self_caller>* pool = nullptr;
+};
+
+void self_caller::stop_from_inside() {
+  owner_slot::pool->stop(std::chrono::seconds{10});
+}
+
+} // namespace
+
+TEST_CASE("a sync worker that calls its own pool runs the nested call inline") {
+  auto pool = self_caller::options().mode(concurry::mode::sync).init();
+  CHECK(pool.call(&self_caller::depth, pool.ref(), 3).result() == 3);
+}
+
+TEST_CASE_TEMPLATE("a worker that stops its own pool finishes its call without waiting for itself",
+                   M, CONCURRY_ALL_MODES) {
+  auto pool = self_caller::options().mode(M::value).max_workers(1).init();
+  owner_slot::pool = &pool;
+  auto t0 = clock_type::now();
+  CHECK(pool.call(&self_caller::stop_own_pool, pool.ref()).result(5s) == 7);
+  CHECK(seconds_since(t0) < 4.0);
+  CHECK(pool.is_stopped());
+  owner_slot::pool = nullptr;
+}
+
+TEST_CASE("a method that returns a reference gives the caller a copy") {
+  auto pool = self_caller::options().max_workers(1).init();
+  concurry::future<std::string> f = pool.call(&self_caller::name);
+  CHECK(f.result() == "self");
+}
+
+TEST_CASE("timeouts too large for nanoseconds mean no deadline, and negative stop timeouts fail") {
+  auto pool = sleeper::options().max_workers(1).init();
+  auto f = pool.call(&sleeper::sleep_ms, 50);
+  CHECK(f.result(std::chrono::hours::max()) == 0);
+  CHECK(f.wait_for(std::chrono::seconds::max()));
+  CHECK_THROWS_AS((void)sleeper::options().stop_timeout(-1s), concurry::config_error);
+  CHECK_THROWS_AS(pool.stop(-1s), concurry::config_error);
+  pool.stop(std::chrono::hours::max());
+  CHECK(pool.is_stopped());
+}

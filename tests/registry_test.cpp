@@ -73,14 +73,14 @@ public:
       out += greeting_ + " " + name + "! ";
     return out;
   }
-  void append(std::string& text, std::string&& suffix) { text += suffix; }
+  std::string join(const std::string& text, std::string&& suffix) { return text + suffix; }
   std::size_t consume(std::vector<int> values) { return values.size(); }
 
 private:
   std::string greeting_;
   int times_;
 };
-CONCURRY_WORKER(greeter, (std::string, int), greet, append, consume)
+CONCURRY_WORKER(greeter, (std::string, int), greet, join, consume)
 
 /// Has no methods to register.
 class idle : public concurry::worker<idle> {};
@@ -91,7 +91,7 @@ CONCURRY_WORKER(idle, ())
 TEST_CASE("a worker takes several constructor arguments and reference parameters") {
   auto pool = greeter::options().max_workers(2).init(std::string{"hello"}, 2);
   CHECK(pool.call(&greeter::greet, "ada").result() == "hello ada! hello ada! ");
-  pool.call(&greeter::append, std::string{"a"}, std::string{"b"}).result();
+  CHECK(pool.call(&greeter::join, std::string{"a"}, std::string{"b"}).result() == "ab");
   CHECK(pool.call(&greeter::consume, std::vector<int>{1, 2, 3}).result() == 3);
   auto* info = concurry::find_registered_worker("greeter");
   REQUIRE(info);

@@ -2,6 +2,7 @@
 // read any number of times, with or without a deadline.
 #pragma once
 
+#include <concurry/detail/duration.hpp>
 #include <concurry/detail/future_state.hpp>
 #include <concurry/error.hpp>
 
@@ -90,7 +91,7 @@ public:
   /// Waits at most `timeout`; true when the call is done.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return checked().wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    return checked().wait_for(detail::saturated_ns(timeout));
   }
 
   /// Calls `fn(future)` once the call is done: at once on this thread if it already is,
@@ -116,7 +117,7 @@ private:
 
   template <class Rep, class Period>
   void wait_or_throw(std::chrono::duration<Rep, Period> timeout) const {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout);
+    auto ns = detail::saturated_ns(timeout);
     if (!checked().wait_for(ns))
       detail::throw_timeout(ns);
   }

@@ -3,6 +3,7 @@
 // template for several pools.
 #pragma once
 
+#include <concurry/detail/duration.hpp>
 #include <concurry/detail/pool_core.hpp>
 #include <concurry/error.hpp>
 #include <concurry/limits.hpp>
@@ -77,7 +78,9 @@ public:
   template <class Rep, class Period>
   [[nodiscard]] worker_builder stop_timeout(std::chrono::duration<Rep, Period> t) const {
     auto b = *this;
-    b.spec_.stop_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(t);
+    b.spec_.stop_timeout = detail::saturated_ns(t);
+    if (b.spec_.stop_timeout.count() < 0)
+      throw config_error{"stop_timeout must not be negative"};
     return b;
   }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <concurry/detail/call.hpp>
+#include <concurry/detail/duration.hpp>
 #include <concurry/detail/pool_core.hpp>
 #include <concurry/error.hpp>
 #include <concurry/future.hpp>
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -20,6 +22,18 @@ namespace concurry {
 
 namespace detail {
 [[noreturn]] void throw_no_pool();
+
+template <class P>
+inline constexpr bool is_safe_parameter =
+    !(std::is_lvalue_reference_v<P> &&
+      !std::is_const_v<std::remove_reference_t<P>>)&&!std::is_same_v<std::remove_cvref_t<P>,
+                                                                     std::string_view>;
+
+/// False when a parameter would lose the caller's change or dangle once the call is queued.
+template <class... P>
+constexpr bool safe_parameters(std::tuple<P...>*) {
+  return (is_safe_parameter<P> && ...);
+}
 } // namespace detail
 
 /// A copyable reference to a pool of `W` workers. Calls through a handle whose pool has
@@ -40,11 +54,19 @@ public:
   template <class M, class... A>
   auto call(M method, A&&... args) const {
     using fn = detail::member_fn<M>;
-    using R = typename fn::result_type;
+    // A method that returns a reference gives its caller a copy.
+    using R = std::decay_t<typename fn::result_type>;
     using params = typename fn::args;
     static_assert(std::is_base_of_v<typename fn::class_type, W>, "the method is not one of W's");
     static_assert(std::tuple_size_v<params> == sizeof...(A),
                   "wrong number of arguments for this method");
+    static_assert(std::is_void_v<R> || std::is_copy_constructible_v<R>,
+                  "concurry: a method's result must be copyable (futures hand out copies)");
+    static_assert(detail::safe_parameters(static_cast<params*>(nullptr)),
+                  "concurry: a method called through a pool must not take a non-const lvalue "
+                  "reference (the call works on its own copy, so the caller would never see the "
+                  "change) or a std::string_view (it would point into the caller's string after "
+                  "the call was queued); take a value or a const reference");
     if (!core_)
       detail::throw_no_pool();
     auto* op = make_call<R>(method, static_cast<params*>(nullptr), std::forward<A>(args)...);
@@ -129,7 +151,10 @@ public:
   /// behind (they do not hold up shutdown or process exit). Stopping twice is harmless.
   template <class Rep, class Period>
   void stop(std::chrono::duration<Rep, Period> timeout) {
-    detail::stop(*this->checked(), std::chrono::duration_cast<std::chrono::nanoseconds>(timeout));
+    auto ns = detail::saturated_ns(timeout);
+    if (ns.count() < 0)
+      throw config_error{"a stop timeout must not be negative"};
+    detail::stop(*this->checked(), ns);
   }
 
 private:

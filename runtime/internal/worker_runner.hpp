@@ -54,7 +54,11 @@ private:
 class worker_runner final : public actors::worker_body,
                             public std::enable_shared_from_this<worker_runner> {
 public:
-  worker_runner(detail::worker_context context, std::string worker_name);
+  /// `owner` identifies the pool, for owner_of_this_thread().
+  worker_runner(detail::worker_context context, std::string worker_name, const void* owner);
+
+  /// The pool whose worker runs on this thread; null on any other thread.
+  static const void* owner_of_this_thread() noexcept;
   ~worker_runner() override;
 
   /// Starts the thread and builds the worker object on it; rethrows the constructor's exception.
@@ -92,6 +96,7 @@ private:
   const std::size_t index_;
   const detail::worker_context context_;
   const std::string worker_name_;
+  const void* const owner_;
 
   // Written by callers, read by statistics.
   alignas(64) std::atomic<std::uint64_t> dispatched_{0};
