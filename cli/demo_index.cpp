@@ -591,6 +591,9 @@ std::optional<demo_index_options> parse_demo_index(const command_args& args,
     options.dirs.assign(dirs.begin(), dirs.end());
   }
   options.db_path = vm["db"].as<std::string>();
+  // SQLite reads an empty name as "a temporary database": the counts would vanish unseen.
+  if (options.db_path.empty())
+    throw po::error{"--db needs a file name"};
   options.readers = static_cast<std::size_t>(int_option(vm, "readers", 1, 256));
   options.tokenizers = static_cast<std::size_t>(int_option(vm, "tokenizers", 1, 256));
   options.top = static_cast<std::size_t>(int_option(vm, "top", 0, 100000));
@@ -845,8 +848,10 @@ void print_report(std::ostream& os, const demo_index_report& r) {
                     mb(r.bytes_read) / seconds,
                     static_cast<double>(r.files_indexed + r.skipped_unreadable + r.skipped_binary) /
                         seconds);
-  os << fmt::format("skipped {} files: {} unreadable, {} binary\n",
-                    r.skipped_unreadable + r.skipped_binary,
+  auto skipped = r.skipped_unreadable + r.skipped_binary;
+  os << fmt::format("skipped {} file{}: {} unreadable, {} binary\n",
+                    skipped,
+                    skipped == 1 ? "" : "s",
                     r.skipped_unreadable,
                     r.skipped_binary);
   os << "pool file_reader: " << r.reader_stats << '\n';

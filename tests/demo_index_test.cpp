@@ -224,6 +224,7 @@ TEST_CASE("the command exits with 2 for a wrong command line and 1 for a failed 
   CHECK(cli::demo_index_command({"--no-such-option"}) == cli::exit_usage);
   CHECK(cli::demo_index_command({"--readers", "0", "--db", db}) == cli::exit_usage);
   CHECK(cli::demo_index_command({"positional"}) == cli::exit_usage);
+  CHECK(cli::demo_index_command({"--db", ""}) == cli::exit_usage);
   CHECK(cli::demo_index_command({"--dir", (f.root() / "missing").string(), "--db", db}) ==
         cli::exit_failure);
 }
