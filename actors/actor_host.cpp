@@ -40,6 +40,10 @@ namespace {
 
 std::atomic<bool> exiting{false};
 
+// A host let go of during exit is kept here: left to the end of the process on purpose, and
+// still reachable, so leak checkers do not report it.
+std::atomic<actor_host*> kept_at_exit{nullptr};
+
 void mark_exiting() {
   exiting.store(true);
 }
@@ -54,6 +58,8 @@ std::shared_ptr<actor_host> actor_host::start(std::size_t scheduler_threads) {
   return std::shared_ptr<actor_host>{new actor_host{scheduler_threads}, [](actor_host* h) {
                                        if (!process_exiting())
                                          delete h;
+                                       else
+                                         kept_at_exit.store(h);
                                      }};
 }
 
