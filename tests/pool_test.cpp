@@ -390,7 +390,8 @@ TEST_CASE("a sync worker that calls its own pool runs the nested call inline") {
 }
 
 TEST_CASE_TEMPLATE("a worker that stops its own pool finishes its call without waiting for itself",
-                   M, CONCURRY_ALL_MODES) {
+                   M,
+                   CONCURRY_ALL_MODES) {
   auto pool = self_caller::options().mode(M::value).max_workers(1).init();
   owner_slot::pool = &pool;
   auto t0 = clock_type::now();
