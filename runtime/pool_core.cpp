@@ -98,7 +98,8 @@ void validate(const pool_spec& spec) {
   case mode::asyncio:
   case mode::process:
   case mode::cluster:
-    // TODO(#6, #7, #8): process, cluster and asyncio modes; until then init fails here.
+    // TODO(#6): process mode. TODO(#7): cluster mode. TODO(#8): asyncio mode. Until then init
+    // fails here with a config_error that says so.
     throw config_error{name + " mode is not available in this version of concurry; use sync "
                               "or thread mode"};
   }

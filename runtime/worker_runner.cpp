@@ -32,13 +32,13 @@ constexpr int idle_yields = 30;
 
 // -- call_queue ---------------------------------------------------------------
 
-detail::future_state_base& call_queue::stub_node::state() noexcept {
-  // Never called: the stub is never handed out by pop().
+detail::future_state_base& call_queue::sentinel_node::state() noexcept {
+  // Never called: the sentinel is never handed out by pop().
   static detail::value_state<void> unused;
   return unused;
 }
 
-call_queue::call_queue() noexcept : head_{&stub_}, tail_{&stub_} {}
+call_queue::call_queue() noexcept : head_{&sentinel_}, tail_{&sentinel_} {}
 
 void call_queue::push(detail::call_node& n) noexcept {
   n.next_call.store(nullptr, std::memory_order_relaxed);
@@ -49,7 +49,7 @@ void call_queue::push(detail::call_node& n) noexcept {
 detail::call_node* call_queue::pop() noexcept {
   auto* tail = tail_;
   auto* next = tail->next_call.load(std::memory_order_acquire);
-  if (tail == &stub_) {
+  if (tail == &sentinel_) {
     if (!next)
       return nullptr;
     tail_ = next;
@@ -62,7 +62,7 @@ detail::call_node* call_queue::pop() noexcept {
   }
   if (tail != head_.load(std::memory_order_acquire))
     return nullptr; // a push is between its exchange and its link
-  push(stub_);
+  push(sentinel_);
   next = tail->next_call.load(std::memory_order_acquire);
   if (next) {
     tail_ = next;

@@ -27,7 +27,9 @@ namespace fs = std::filesystem;
 class index_fixture {
 public:
   index_fixture() {
-    std::string pattern = (fs::temp_directory_path() / "concurry-demo-XXXXXX").string();
+    // mkdtemp replaces the trailing six X characters.
+    std::string pattern =
+        (fs::temp_directory_path() / "concurry-demo-").string() + std::string(6, 'X');
     if (::mkdtemp(pattern.data()) == nullptr)
       throw std::runtime_error{"mkdtemp failed"};
     root_ = pattern;

@@ -36,7 +36,7 @@ public:
   /// The result type of the call.
   using value_type = T;
 
-  /// An invalid future, a placeholder to assign to.
+  /// An invalid future, to assign a real one to later.
   future() noexcept = default;
 
   /// True when the future refers to a call.

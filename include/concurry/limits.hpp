@@ -187,7 +187,7 @@ struct limit_pool_state;
 /// members (one thread at a time uses one acquisition; the set behind it is thread-safe).
 class acquisition {
 public:
-  /// An empty, unsuccessful acquisition, a placeholder to assign to.
+  /// An empty, unsuccessful acquisition, to assign a real one to later.
   acquisition() noexcept;
   /// Takes over `other`'s grant; `other` is left empty and unsuccessful.
   acquisition(acquisition&& other) noexcept;

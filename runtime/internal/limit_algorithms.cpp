@@ -133,41 +133,54 @@ private:
   double tat_ = 0;
 };
 
-// A queue of at most `capacity` units that drains one unit per window/capacity. The k-th unit
-// after `anchor_` leaks at anchor_ + ceil(k * interval): counting leaks from a fixed anchor keeps
-// the fractional progress between checks, so frequent checks never starve it (the Python
-// library's flaw). An empty bucket banks no leaks: the anchor moves to the time it is seen empty.
-class leaky_bucket final : public limit_algorithm {
+// What the three counting algorithms share: they refund nothing, charge as a take, and report a
+// count that settle() first brings up to `now` (leaks, expiries, window roll-overs).
+class counting_algorithm : public limit_algorithm {
 public:
-  leaky_bucket(double capacity, nanoseconds window, time_point now)
-      : capacity_{capacity}, interval_{static_cast<double>(window.count()) / capacity}, anchor_{
-                                                                                            now} {}
-
-  time_point admit_at(double amount, time_point now) override {
-    leak(now);
-    if (queued_ + amount <= capacity_)
-      return now;
-    auto leaks_needed = static_cast<std::int64_t>(std::ceil(queued_ + amount - capacity_));
-    return leak_time(leaked_ + leaks_needed);
-  }
-
-  void take(double amount, time_point now) override {
-    leak(now);
-    queued_ += amount;
-  }
-
   void refund(double, time_point) override {}
 
   void charge(double amount, time_point now) override { take(amount, now); }
 
   double in_use(time_point now) override {
-    leak(now);
-    return queued_;
+    settle(now);
+    return counted_;
   }
 
   double available(time_point now) override {
-    leak(now);
-    return std::clamp(capacity_ - queued_, 0.0, capacity_);
+    settle(now);
+    return std::clamp(capacity_ - counted_, 0.0, capacity_);
+  }
+
+protected:
+  explicit counting_algorithm(double capacity) : capacity_{capacity} {}
+
+  virtual void settle(time_point now) = 0;
+
+  double capacity_;
+  double counted_ = 0;
+};
+
+// A queue of at most `capacity` units that drains one unit per window/capacity. The k-th unit
+// after `anchor_` leaks at anchor_ + ceil(k * interval): counting leaks from a fixed anchor keeps
+// the fractional progress between checks, so frequent checks never starve it (the Python
+// library's flaw). An empty bucket banks no leaks: the anchor moves to the time it is seen empty.
+class leaky_bucket final : public counting_algorithm {
+public:
+  leaky_bucket(double capacity, nanoseconds window, time_point now)
+      : counting_algorithm{capacity}, interval_{static_cast<double>(window.count()) / capacity},
+        anchor_{now} {}
+
+  time_point admit_at(double amount, time_point now) override {
+    settle(now);
+    if (counted_ + amount <= capacity_)
+      return now;
+    auto leaks_needed = static_cast<std::int64_t>(std::ceil(counted_ + amount - capacity_));
+    return leak_time(leaked_ + leaks_needed);
+  }
+
+  void take(double amount, time_point now) override {
+    settle(now);
+    counted_ += amount;
   }
 
 private:
@@ -175,8 +188,8 @@ private:
     return after(anchor_, static_cast<double>(k) * interval_);
   }
 
-  void leak(time_point now) {
-    if (queued_ <= 0) {
+  void settle(time_point now) override {
+    if (counted_ <= 0) {
       anchor_ = now;
       leaked_ = 0;
       return;
@@ -191,32 +204,31 @@ private:
     auto fresh = static_cast<double>(total - leaked_);
     if (fresh <= 0)
       return;
-    if (fresh >= queued_) {
-      queued_ = 0;
+    if (fresh >= counted_) {
+      counted_ = 0;
       anchor_ = now;
       leaked_ = 0;
       return;
     }
-    queued_ -= fresh;
+    counted_ -= fresh;
     leaked_ = total;
   }
 
-  double capacity_;
   double interval_; // nanoseconds per unit
   time_point anchor_;
   std::int64_t leaked_ = 0;
-  double queued_ = 0;
 };
 
 // Every take as (time, amount); a take counts until one window after its time. Exact: the
 // amounts are whole numbers and the times integers.
-class sliding_window final : public limit_algorithm {
+class sliding_window final : public counting_algorithm {
 public:
-  sliding_window(double capacity, nanoseconds window) : capacity_{capacity}, window_{window} {}
+  sliding_window(double capacity, nanoseconds window)
+      : counting_algorithm{capacity}, window_{window} {}
 
   time_point admit_at(double amount, time_point now) override {
-    expire(now);
-    auto excess = in_window_ + amount - capacity_;
+    settle(now);
+    auto excess = counted_ + amount - capacity_;
     if (excess <= 0)
       return now;
     double expiring = 0;
@@ -229,95 +241,63 @@ public:
   }
 
   void take(double amount, time_point now) override {
-    expire(now);
+    settle(now);
     if (amount <= 0)
       return;
     if (!takes_.empty() && takes_.back().first == now)
       takes_.back().second += amount;
     else
       takes_.emplace_back(now, amount);
-    in_window_ += amount;
-  }
-
-  void refund(double, time_point) override {}
-
-  void charge(double amount, time_point now) override { take(amount, now); }
-
-  double in_use(time_point now) override {
-    expire(now);
-    return in_window_;
-  }
-
-  double available(time_point now) override {
-    expire(now);
-    return std::clamp(capacity_ - in_window_, 0.0, capacity_);
+    counted_ += amount;
   }
 
 private:
-  void expire(time_point now) {
+  void settle(time_point now) override {
     while (!takes_.empty() && takes_.front().first + window_ <= now) {
-      in_window_ -= takes_.front().second;
+      counted_ -= takes_.front().second;
       takes_.pop_front();
     }
   }
 
-  double capacity_;
   nanoseconds window_;
   std::deque<std::pair<time_point, double>> takes_;
-  double in_window_ = 0;
 };
 
 // A counter per window, the windows back to back from the limit's creation. What a charge puts
 // beyond the capacity is carried into the following windows.
-class fixed_window final : public limit_algorithm {
+class fixed_window final : public counting_algorithm {
 public:
   fixed_window(double capacity, nanoseconds window, time_point now)
-      : capacity_{capacity}, window_{window}, base_{now} {}
+      : counting_algorithm{capacity}, window_{window}, base_{now} {}
 
   time_point admit_at(double amount, time_point now) override {
-    roll(now);
-    if (count_ + amount <= capacity_)
+    settle(now);
+    if (counted_ + amount <= capacity_)
       return now;
-    auto windows = std::max(1.0, std::ceil((count_ + amount - capacity_) / capacity_));
+    auto windows = std::max(1.0, std::ceil((counted_ + amount - capacity_) / capacity_));
     return after(base_,
                  (static_cast<double>(index_) + windows) * static_cast<double>(window_.count()));
   }
 
   void take(double amount, time_point now) override {
-    roll(now);
-    count_ += amount;
-  }
-
-  void refund(double, time_point) override {}
-
-  void charge(double amount, time_point now) override { take(amount, now); }
-
-  double in_use(time_point now) override {
-    roll(now);
-    return count_;
-  }
-
-  double available(time_point now) override {
-    roll(now);
-    return std::clamp(capacity_ - count_, 0.0, capacity_);
+    settle(now);
+    counted_ += amount;
   }
 
 private:
-  void roll(time_point now) {
+  void settle(time_point now) override {
     if (now < base_)
       return;
     auto index = (now - base_) / window_;
     if (index <= index_)
       return;
-    count_ = std::max(0.0, count_ - static_cast<double>(index - index_) * capacity_);
+    counted_ = std::max(0.0, counted_ - static_cast<double>(index - index_) * capacity_);
     index_ = index;
   }
 
-  double capacity_;
   nanoseconds window_;
   time_point base_;
   std::int64_t index_ = 0;
-  double count_ = 0;
 };
 
 // Units held at once; `refund` returns them.

@@ -31,14 +31,14 @@ public:
   detail::call_node* pop() noexcept;
 
   /// False only when the queue is empty; lock-free and safe from any thread. (An empty queue
-  /// holds just the stub, which then is also the head.)
+  /// holds just the sentinel, which then is also the head.)
   [[nodiscard]] bool maybe_nonempty() const noexcept {
-    return head_.load(std::memory_order_acquire) != &stub_;
+    return head_.load(std::memory_order_acquire) != &sentinel_;
   }
 
 private:
   // A node that is never a call; it keeps the queue non-empty for the algorithm.
-  struct stub_node final : detail::call_node {
+  struct sentinel_node final : detail::call_node {
     detail::future_state_base& state() noexcept override;
     bool execute(worker_base&) noexcept override { return false; }
     std::uint32_t stored_status() const noexcept override { return 0; }
@@ -46,7 +46,7 @@ private:
 
   alignas(64) std::atomic<detail::call_node*> head_;
   alignas(64) detail::call_node* tail_;
-  stub_node stub_;
+  sentinel_node sentinel_;
 };
 
 /// One worker thread. Created by the pool, owned jointly by the pool, its worker actor and the
