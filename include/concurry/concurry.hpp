@@ -11,7 +11,8 @@
 ///   with CONCURRY_TYPE (transfer.hpp).
 /// - concurry::worker_builder: the options chain that `W::options()` starts and `init()` ends.
 /// - concurry::basic_pool and concurry::basic_handle: they make the calls; concurry::future:
-///   the pending result of one.
+///   the pending result of one; concurry::wait, concurry::gather and concurry::as_completed
+///   (wait.hpp) wait for many.
 /// - concurry::limit_set: concurry::call_limit, concurry::rate_limit and
 ///   concurry::resource_limit taken together; `acquire()` returns a concurry::acquisition.
 ///   concurry::clock is the time source of limits.
@@ -31,4 +32,5 @@
 #include <concurry/stats.hpp>
 #include <concurry/transfer.hpp>
 #include <concurry/version.hpp>
+#include <concurry/wait.hpp>
 #include <concurry/worker.hpp>
