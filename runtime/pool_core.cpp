@@ -28,6 +28,10 @@ public:
 
   void start(const worker_factory& factory);
   void dispatch(call_node& call) noexcept;
+  void dispatch_to(std::size_t worker, call_node& call) noexcept;
+  std::size_t worker_count() const noexcept {
+    return spec_.mode == mode::sync ? 1 : runners_.size();
+  }
   void stop(std::chrono::nanoseconds timeout);
   pool_stats stats();
   worker_stats stats(std::size_t index);
@@ -188,6 +192,21 @@ void pool_core::dispatch(call_node& call) noexcept {
   runners_[pick_worker()]->dispatch(call);
 }
 
+void pool_core::dispatch_to(std::size_t worker, call_node& call) noexcept {
+  if (stopped_.load(std::memory_order_acquire))
+    return reject(call);
+  if (worker >= worker_count()) {
+    call.state().fail(std::make_exception_ptr(std::out_of_range{
+        "worker index " + std::to_string(worker) + " is out of range: the pool has " +
+        std::to_string(worker_count()) + " workers"}));
+    call.state().release();
+    return;
+  }
+  if (spec_.mode == mode::sync)
+    return run_inline(call);
+  runners_[worker]->dispatch(call);
+}
+
 void pool_core::reject(call_node& call) noexcept {
   call.state().fail(stopped_error_for(spec_));
   call.state().release();
@@ -294,6 +313,14 @@ std::shared_ptr<pool_core> create_pool(const pool_spec& spec, worker_factory fac
 
 void dispatch(pool_core& pool, call_node& call) noexcept {
   pool.dispatch(call);
+}
+
+void dispatch_to(pool_core& pool, std::size_t worker, call_node& call) noexcept {
+  pool.dispatch_to(worker, call);
+}
+
+std::size_t worker_count(const pool_core& pool) noexcept {
+  return pool.worker_count();
 }
 
 void stop(pool_core& pool, std::chrono::nanoseconds timeout) {

@@ -417,3 +417,17 @@ TEST_CASE("timeouts too large for nanoseconds mean no deadline, and negative sto
   pool.stop(std::chrono::hours::max());
   CHECK(pool.is_stopped());
 }
+
+TEST_CASE_TEMPLATE("broadcast calls a method once on every worker", M, CONCURRY_ALL_MODES) {
+  const std::size_t n = M::value == concurry::mode::sync ? 1 : 3;
+  auto pool = counter::options().mode(M::value).max_workers(n).init();
+  auto futures = pool.broadcast(&counter::count, 7);
+  REQUIRE(futures.size() == n);
+  for (std::size_t i = 0; i < n; ++i)
+    CHECK(futures[i].result() == std::pair<std::size_t, int>{i, 1});
+  auto blocking = counter::options().mode(M::value).max_workers(n).blocking().init();
+  CHECK(blocking.broadcast(&counter::index).size() == n);
+  pool.stop();
+  for (auto& f : pool.broadcast(&counter::count, 8))
+    CHECK_THROWS_AS(f.result(), concurry::stopped_error);
+}

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace concurry {
 
@@ -76,6 +77,45 @@ public:
       return f.result();
     else
       return f;
+  }
+
+  /// Calls `method` with `args` once on every worker of the pool (each call gets its own copy of
+  /// the arguments), bypassing the load balancer. Returns one future per worker, in worker
+  /// order; a blocking pool waits and returns the values (nothing for void). On a stopped pool
+  /// every future fails with `stopped_error`.
+  template <class M, class... A>
+  auto broadcast(M method, const A&... args) const {
+    using fn = detail::member_fn<M>;
+    using R = std::decay_t<typename fn::result_type>;
+    using params = typename fn::args;
+    static_assert(std::is_base_of_v<typename fn::class_type, W>, "the method is not one of W's");
+    static_assert(std::tuple_size_v<params> == sizeof...(A),
+                  "wrong number of arguments for this method");
+    static_assert(detail::safe_parameters(static_cast<params*>(nullptr)),
+                  "concurry: a method called through a pool must not take a non-const lvalue "
+                  "reference or a std::string_view; take a value or a const reference");
+    if (!core_)
+      detail::throw_no_pool();
+    std::vector<future<R>> futures;
+    auto n = detail::worker_count(*core_);
+    futures.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto* op = make_call<R>(method, static_cast<params*>(nullptr), args...);
+      futures.push_back(detail::make_future(detail::state_ptr<detail::value_state<R>>{op}));
+      detail::dispatch_to(*core_, i, *op);
+    }
+    if constexpr (!Blocking) {
+      return futures;
+    } else if constexpr (std::is_void_v<R>) {
+      for (auto& f : futures)
+        f.result();
+    } else {
+      std::vector<R> values;
+      values.reserve(n);
+      for (auto& f : futures)
+        values.push_back(f.result());
+      return values;
+    }
   }
 
   /// True once the pool was stopped.

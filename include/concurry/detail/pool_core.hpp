@@ -42,6 +42,14 @@ std::shared_ptr<pool_core> create_pool(const pool_spec& spec, worker_factory fac
 /// the queue's reference of `call`; a call on a stopped pool fails with `stopped_error`.
 void dispatch(pool_core& pool, call_node& call) noexcept;
 
+/// Hands a call to worker `worker` itself, bypassing the load balancer (broadcast). Takes the
+/// queue's reference; fails the call with `stopped_error` when the pool is stopped, and with
+/// `std::out_of_range` past the last worker.
+void dispatch_to(pool_core& pool, std::size_t worker, call_node& call) noexcept;
+
+/// The number of workers calls can be dispatched to.
+std::size_t worker_count(const pool_core& pool) noexcept;
+
 /// Stops the pool: calls in flight may finish within `timeout`, the rest fail with
 /// `stopped_error`. Idempotent; a second caller waits for the first stop to end.
 void stop(pool_core& pool, std::chrono::nanoseconds timeout);
