@@ -54,20 +54,8 @@ public:
   /// Calls from one handle to one worker start in the order they were made.
   template <class M, class... A>
   auto call(M method, A&&... args) const {
-    using fn = detail::member_fn<M>;
-    // A method that returns a reference gives its caller a copy.
-    using R = std::decay_t<typename fn::result_type>;
-    using params = typename fn::args;
-    static_assert(std::is_base_of_v<typename fn::class_type, W>, "the method is not one of W's");
-    static_assert(std::tuple_size_v<params> == sizeof...(A),
-                  "wrong number of arguments for this method");
-    static_assert(std::is_void_v<R> || std::is_copy_constructible_v<R>,
-                  "concurry: a method's result must be copyable (futures hand out copies)");
-    static_assert(detail::safe_parameters(static_cast<params*>(nullptr)),
-                  "concurry: a method called through a pool must not take a non-const lvalue "
-                  "reference (the call works on its own copy, so the caller would never see the "
-                  "change) or a std::string_view (it would point into the caller's string after "
-                  "the call was queued); take a value or a const reference");
+    using R = result_of<M, sizeof...(A)>;
+    using params = typename detail::member_fn<M>::args;
     if (!core_)
       detail::throw_no_pool();
     auto* op = make_call<R>(method, static_cast<params*>(nullptr), std::forward<A>(args)...);
@@ -85,15 +73,8 @@ public:
   /// every future fails with `stopped_error`.
   template <class M, class... A>
   auto broadcast(M method, const A&... args) const {
-    using fn = detail::member_fn<M>;
-    using R = std::decay_t<typename fn::result_type>;
-    using params = typename fn::args;
-    static_assert(std::is_base_of_v<typename fn::class_type, W>, "the method is not one of W's");
-    static_assert(std::tuple_size_v<params> == sizeof...(A),
-                  "wrong number of arguments for this method");
-    static_assert(detail::safe_parameters(static_cast<params*>(nullptr)),
-                  "concurry: a method called through a pool must not take a non-const lvalue "
-                  "reference or a std::string_view; take a value or a const reference");
+    using R = result_of<M, sizeof...(A)>;
+    using params = typename detail::member_fn<M>::args;
     if (!core_)
       detail::throw_no_pool();
     std::vector<future<R>> futures;
@@ -145,6 +126,28 @@ protected:
   std::shared_ptr<detail::pool_core> core_;
 
 private:
+  /// What a call of `M` with `arity` arguments gives its caller (a copy where the method returns
+  /// a reference), after the checks every call through a pool must pass.
+  template <class M, std::size_t arity>
+  static auto checked_result() {
+    using fn = detail::member_fn<M>;
+    using R = std::decay_t<typename fn::result_type>;
+    using params = typename fn::args;
+    static_assert(std::is_base_of_v<typename fn::class_type, W>, "the method is not one of W's");
+    static_assert(std::tuple_size_v<params> == arity, "wrong number of arguments for this method");
+    static_assert(std::is_void_v<R> || std::is_copy_constructible_v<R>,
+                  "concurry: a method's result must be copyable (futures hand out copies)");
+    static_assert(detail::safe_parameters(static_cast<params*>(nullptr)),
+                  "concurry: a method called through a pool must not take a non-const lvalue "
+                  "reference (the call works on its own copy, so the caller would never see the "
+                  "change) or a std::string_view (it would point into the caller's string after "
+                  "the call was queued); take a value or a const reference");
+    return std::type_identity<R>{};
+  }
+
+  template <class M, std::size_t arity>
+  using result_of = typename decltype(checked_result<M, arity>())::type;
+
   template <class R, class M, class... P, class... A>
   static auto* make_call(M method, std::tuple<P...>*, A&&... args) {
     static_assert((std::is_constructible_v<std::decay_t<P>, A&&> && ...),
