@@ -6,11 +6,13 @@
 #include <concurry/detail/call.hpp>
 #include <concurry/detail/duration.hpp>
 #include <concurry/detail/pool_core.hpp>
+#include <concurry/detail/unwrap.hpp>
 #include <concurry/error.hpp>
 #include <concurry/future.hpp>
 #include <concurry/registry.hpp>
 #include <concurry/stats.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string_view>
@@ -52,19 +54,19 @@ public:
   /// a blocking pool the result itself (rethrowing the method's exception).
   ///
   /// Calls from one handle to one worker start in the order they were made.
+  ///
+  /// A future among the arguments (also inside a vector, map, tuple, pair or optional) whose
+  /// parameter wants its value is resolved first, without blocking this thread: the call goes to
+  /// a worker (chosen then) once every such future is done, and fails with the exception of the
+  /// first one that failed. A parameter of future type receives the future itself.
   template <class M, class... A>
   auto call(M method, A&&... args) const {
-    using R = result_of<M, sizeof...(A)>;
     using params = typename detail::member_fn<M>::args;
-    if (!core_)
-      detail::throw_no_pool();
-    auto* op = make_call<R>(method, static_cast<params*>(nullptr), std::forward<A>(args)...);
-    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
-    detail::dispatch(*core_, *op);
-    if constexpr (Blocking)
-      return f.result();
+    if constexpr ((detail::holds_future_v<A> || ...) &&
+                  !accepts_as_is<A...>(static_cast<params*>(nullptr)))
+      return call_when_ready(method, std::forward<A>(args)...);
     else
-      return f;
+      return call_now(method, std::forward<A>(args)...);
   }
 
   /// Calls `method` with `args` once on every worker of the pool (each call gets its own copy of
@@ -126,6 +128,84 @@ protected:
   std::shared_ptr<detail::pool_core> core_;
 
 private:
+  template <class, bool>
+  friend class basic_handle;
+
+  template <class... A, class... P>
+  static constexpr bool accepts_as_is(std::tuple<P...>*) {
+    return (std::is_constructible_v<std::decay_t<P>, A&&> && ...);
+  }
+
+  template <class M, class... A>
+  auto call_now(M method, A&&... args) const {
+    using R = result_of<M, sizeof...(A)>;
+    using params = typename detail::member_fn<M>::args;
+    if (!core_)
+      detail::throw_no_pool();
+    auto* op = make_call<R>(method, static_cast<params*>(nullptr), std::forward<A>(args)...);
+    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
+    detail::dispatch(*core_, *op);
+    if constexpr (Blocking)
+      return f.result();
+    else
+      return f;
+  }
+
+  // Waits (without blocking) for the futures inside `args`, then calls with their values.
+  template <class M, class... A>
+  auto call_when_ready(M method, A&&... args) const {
+    using R = result_of<M, sizeof...(A)>;
+    if (!core_)
+      detail::throw_no_pool();
+    detail::state_ptr<detail::value_state<R>> outcome{new detail::value_state<R>};
+    auto result = detail::make_future(outcome);
+    auto held = std::make_shared<std::tuple<std::decay_t<A>...>>(std::forward<A>(args)...);
+    basic_handle<W, false> target{core_};
+    auto fire = [target, method, held, outcome] {
+      if (outcome->status() == detail::status_cancelled)
+        return;
+      std::exception_ptr failed;
+      auto first_failure = [&](const auto& f) {
+        if (!failed)
+          failed = f.exception();
+      };
+      std::apply([&](const auto&... a) { (detail::for_each_future(a, first_failure), ...); },
+                 *held);
+      if (failed) {
+        outcome->fail(failed);
+        return;
+      }
+      auto f = std::apply(
+          [&](const auto&... a) { return target.call_now(method, detail::unwrap(a)...); }, *held);
+      f.add_done_callback([outcome](const future<R>& done) {
+        if (auto e = done.exception())
+          outcome->fail(e);
+        else if constexpr (std::is_void_v<R>)
+          outcome->set_value();
+        else
+          outcome->set_value(done.result());
+      });
+    };
+    // One count per future, and one for this function, so the call cannot go before all are
+    // armed.
+    auto pending = std::make_shared<std::atomic<std::size_t>>(1);
+    auto arm = [&](const auto& f) {
+      pending->fetch_add(1);
+      auto copy = f;
+      copy.add_done_callback([pending, fire](const auto&) {
+        if (pending->fetch_sub(1) == 1)
+          fire();
+      });
+    };
+    std::apply([&](const auto&... a) { (detail::for_each_future(a, arm), ...); }, *held);
+    if (pending->fetch_sub(1) == 1)
+      fire();
+    if constexpr (Blocking)
+      return result.result();
+    else
+      return result;
+  }
+
   /// What a call of `M` with `arity` arguments gives its caller (a copy where the method returns
   /// a reference), after the checks every call through a pool must pass.
   template <class M, std::size_t arity>

@@ -1,0 +1,120 @@
+// Future arguments: finding the futures inside a call's arguments (also inside vectors, maps,
+// tuples, pairs and optionals) and replacing them by their values once they are all done.
+#pragma once
+
+#include <concurry/future.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <map>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace concurry::detail {
+
+template <class T>
+struct is_future : std::false_type {};
+template <class T>
+struct is_future<future<T>> : std::true_type {};
+
+/// The type an argument of type T has once its futures are replaced by their values.
+template <class T>
+struct unwrapped {
+  using type = T;
+};
+template <class T>
+using unwrapped_t = typename unwrapped<std::remove_cvref_t<T>>::type;
+
+template <class T>
+struct unwrapped<future<T>> {
+  using type = T;
+};
+// A future<void> has no value to pass on; it stays itself.
+template <>
+struct unwrapped<future<void>> {
+  using type = future<void>;
+};
+template <class T, class A>
+struct unwrapped<std::vector<T, A>> {
+  using type = std::vector<unwrapped_t<T>>;
+};
+template <class K, class V, class C, class A>
+struct unwrapped<std::map<K, V, C, A>> {
+  using type = std::map<K, unwrapped_t<V>, C>;
+};
+template <class T>
+struct unwrapped<std::optional<T>> {
+  using type = std::optional<unwrapped_t<T>>;
+};
+template <class A, class B>
+struct unwrapped<std::pair<A, B>> {
+  using type = std::pair<unwrapped_t<A>, unwrapped_t<B>>;
+};
+template <class... Ts>
+struct unwrapped<std::tuple<Ts...>> {
+  using type = std::tuple<unwrapped_t<Ts>...>;
+};
+
+/// True when T holds a future somewhere inside.
+template <class T>
+inline constexpr bool holds_future_v = !std::is_same_v<unwrapped_t<T>, std::remove_cvref_t<T>>;
+
+/// Calls `fn(state)` for the state of every future inside `x` (map keys are not looked into).
+template <class T, class Fn>
+void for_each_future(const T& x, Fn& fn) {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (!holds_future_v<U>) {
+    return;
+  } else if constexpr (is_future<U>::value) {
+    fn(x);
+  } else if constexpr (requires {
+                         x.has_value();
+                         *x;
+                       }) {
+    if (x)
+      for_each_future(*x, fn);
+  } else if constexpr (requires { std::tuple_size<U>::value; }) {
+    std::apply([&](const auto&... e) { (for_each_future(e, fn), ...); }, x);
+  } else if constexpr (requires { typename U::mapped_type; }) {
+    for (auto& [k, v] : x)
+      for_each_future(v, fn);
+  } else {
+    for (auto& e : x)
+      for_each_future(e, fn);
+  }
+}
+
+/// `x` with every future replaced by its value; every future inside must be done and good.
+template <class T>
+unwrapped_t<T> unwrap(const T& x) {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (!holds_future_v<U>) {
+    return x;
+  } else if constexpr (is_future<U>::value) {
+    return x.result();
+  } else if constexpr (requires {
+                         x.has_value();
+                         *x;
+                       }) {
+    return x ? unwrapped_t<T>{unwrap(*x)} : unwrapped_t<T>{};
+  } else if constexpr (requires { std::tuple_size<U>::value; }) {
+    return std::apply([](const auto&... e) { return unwrapped_t<T>{unwrap(e)...}; }, x);
+  } else if constexpr (requires { typename U::mapped_type; }) {
+    unwrapped_t<T> out;
+    for (auto& [k, v] : x)
+      out.emplace(k, unwrap(v));
+    return out;
+  } else {
+    unwrapped_t<T> out;
+    out.reserve(x.size());
+    for (auto& e : x)
+      out.push_back(unwrap(e));
+    return out;
+  }
+}
+
+} // namespace concurry::detail
