@@ -344,10 +344,10 @@ public:
     release_slot();
   }
 
-  void finish_skipped(const file_data& data) {
-    logger().debug("skipped file path={} reason={}", data.path, data.reason);
+  void finish_skipped(const std::string& path, read_status status, const std::string& reason) {
+    logger().debug("skipped file path={} reason={}", path, reason);
     std::lock_guard lock{mutex_};
-    if (data.status == read_status::binary)
+    if (status == read_status::binary)
       ++counts_.skipped_binary;
     else
       ++counts_.skipped_unreadable;
@@ -398,64 +398,31 @@ private:
   progress_counts counts_;
 };
 
-/// What every completion callback needs. Copies share the tracker and the pools.
+/// What the feeding loop needs. Copies share the tracker and the pools.
 struct stages {
   std::shared_ptr<pipeline_tracker> tracker;
   handle<tokenizer> tokenizers;
   handle<sqlite_writer> writer;
 };
 
-// The three callbacks below run on worker threads, so they only make the next call. Each ends
-// in exactly one finish_* of the tracker, whatever happens.
-
-void on_stored(const stages& s,
-               const std::string& path,
-               std::uint64_t bytes,
-               std::uint64_t text_bytes,
-               const future<void>& stored) {
-  if (auto e = stored.exception())
-    s.tracker->finish_failed(path, e);
-  else
-    s.tracker->finish_indexed(bytes, text_bytes);
-}
-
-void on_counted(const stages& s,
-                std::string path,
-                std::uint64_t bytes,
-                std::uint64_t text_bytes,
-                const future<word_counts>& counted) {
+/// Accounts for one file once the last stage is done with it (on a worker thread): exactly one
+/// finish_* of the tracker, whatever happened.
+void on_done(const stages& s, const std::string& path, const future<counted_file>& done) {
   try {
-    auto stored = s.writer.call(&sqlite_writer::store, path, bytes, counted.result());
-    stored.add_done_callback(
-        [s, path = std::move(path), bytes, text_bytes](const future<void>& done) {
-          on_stored(s, path, bytes, text_bytes, done);
-        });
-  } catch (...) {
-    s.tracker->finish_failed(path, std::current_exception());
-  }
-}
-
-void on_read(const stages& s, const std::string& path, const future<file_data>& read) {
-  try {
-    file_data data = read.result();
-    s.tracker->add_read(data.bytes);
-    if (data.status != read_status::ok) {
-      s.tracker->finish_skipped(data);
-      return;
-    }
-    std::uint64_t bytes = data.bytes;
-    std::uint64_t text_bytes = data.text.size();
-    auto counted = s.tokenizers.call(&tokenizer::count, std::move(data));
-    counted.add_done_callback([s, path, bytes, text_bytes](const future<word_counts>& done) {
-      on_counted(s, path, bytes, text_bytes, done);
-    });
+    counted_file file = done.result();
+    s.tracker->add_read(file.bytes);
+    if (file.status == read_status::ok)
+      s.tracker->finish_indexed(file.bytes, file.text_bytes);
+    else
+      s.tracker->finish_skipped(file.path, file.status, file.reason);
   } catch (...) {
     s.tracker->finish_failed(path, std::current_exception());
   }
 }
 
 /// Feeds every file into the pipeline, at most `max_in_flight` at a time, and waits until each
-/// is done. Stops feeding at the first failure.
+/// is done. Stops feeding at the first failure. The three calls of a file go out at once: each
+/// stage takes the future of the one before, and runs when its value is there.
 void feed_pipeline(const std::vector<std::string>& files,
                    pool<file_reader>& readers,
                    const stages& s) {
@@ -464,7 +431,10 @@ void feed_pipeline(const std::vector<std::string>& files,
       break;
     try {
       auto read = readers.call(&file_reader::read, path);
-      read.add_done_callback([s, path](const future<file_data>& done) { on_read(s, path, done); });
+      auto counted = s.tokenizers.call(&tokenizer::count_file, read);
+      auto stored = s.writer.call(&sqlite_writer::store_file, counted);
+      stored.add_done_callback(
+          [s, path](const future<counted_file>& done) { on_done(s, path, done); });
     } catch (...) {
       s.tracker->finish_failed(path, std::current_exception());
     }
@@ -642,6 +612,19 @@ file_data file_reader::read(std::string path) {
   return data;
 }
 
+counted_file tokenizer::count_file(file_data data) {
+  counted_file out;
+  out.path = data.path;
+  out.bytes = data.bytes;
+  out.status = data.status;
+  out.reason = data.reason;
+  if (data.status == read_status::ok) {
+    out.text_bytes = data.text.size();
+    out.counts = count(std::move(data));
+  }
+  return out;
+}
+
 word_counts tokenizer::count(file_data data) {
   std::string& text = data.text;
   std::unordered_map<std::string_view, std::uint64_t> counts;
@@ -715,6 +698,14 @@ sqlite_writer::statement sqlite_writer::prepare(const char* sql) {
     throw std::runtime_error{
         fmt::format("cannot open database {}: {}", db_path_, sqlite3_errmsg(db_.get()))};
   return statement{s};
+}
+
+counted_file sqlite_writer::store_file(counted_file file) {
+  if (file.status == read_status::ok) {
+    store(file.path, file.bytes, std::move(file.counts));
+    file.counts.clear();
+  }
+  return file;
 }
 
 void sqlite_writer::store(std::string path, std::uint64_t bytes, word_counts counts) {

@@ -44,6 +44,18 @@ CONCURRY_TYPE(file_data, path, text, bytes, status, reason)
 /// `sqlite_writer::top_words` returns them by count, highest first.
 using word_counts = std::vector<std::pair<std::string, std::uint64_t>>;
 
+/// One file after the tokenizer (and after the writer, which empties `counts` once it stored
+/// them): what the next stage and the final report need, whether it was counted or skipped.
+struct counted_file {
+  std::string path;
+  std::uint64_t bytes = 0;      ///< bytes read from disk
+  std::uint64_t text_bytes = 0; ///< bytes of text counted
+  read_status status = read_status::ok;
+  std::string reason; ///< why the file was skipped; empty when `status` is ok
+  word_counts counts;
+};
+CONCURRY_TYPE(counted_file, path, bytes, text_bytes, status, reason, counts)
+
 /// The largest file content a reader accepts, on disk and after gunzipping; larger files are
 /// skipped as unreadable, so that a few huge files (or a gzip bomb) cannot exhaust memory.
 inline constexpr std::uint64_t max_file_bytes = std::uint64_t{64} << 20;
@@ -66,8 +78,11 @@ class tokenizer : public concurry::worker<tokenizer> {
 public:
   /// The words of `data.text` with their counts, sorted by word.
   word_counts count(file_data data);
+
+  /// `data` counted, as the writer takes it; a skipped file passes through without counts.
+  counted_file count_file(file_data data);
 };
-CONCURRY_WORKER(tokenizer, (), count)
+CONCURRY_WORKER(tokenizer, (), count, count_file)
 
 /// A worker that owns one SQLite connection and stores word counts per file, one transaction
 /// per file. Run it in a pool of one worker: the connection serves one thread.
@@ -84,6 +99,10 @@ public:
   /// earlier run stored for that path. Throws std::runtime_error, naming the path, when the
   /// transaction fails; nothing of it is then stored.
   void store(std::string path, std::uint64_t bytes, word_counts counts);
+
+  /// Stores a counted file as `store` does and returns it without its counts; a skipped file
+  /// passes through untouched.
+  counted_file store_file(counted_file file);
 
   /// The `n` words with the highest total count over every file in the database, highest
   /// first, ties by word.
@@ -110,7 +129,7 @@ private:
   statement insert_count_;
   statement top_words_;
 };
-CONCURRY_WORKER(sqlite_writer, (std::string), store, top_words)
+CONCURRY_WORKER(sqlite_writer, (std::string), store, store_file, top_words)
 
 /// The settings of one run of the job.
 struct demo_index_options {
