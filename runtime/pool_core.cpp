@@ -54,6 +54,9 @@ private:
     return out;
   }
   std::size_t pick_worker() noexcept;
+  /// The worker with the least `load(runner)`.
+  template <class Load>
+  std::size_t index_of_least(Load load) const noexcept;
   void run_inline(call_node& call) noexcept;
   void reject(call_node& call) noexcept;
   actors::pool_description description() const;
@@ -147,35 +150,30 @@ void pool_core::start(const worker_factory& factory) {
                                to_string(spec_.load_balancing));
 }
 
+template <class Load>
+std::size_t pool_core::index_of_least(Load load) const noexcept {
+  // Ties go to the lowest index; a worker with nothing to do cannot be beaten.
+  std::size_t best = 0;
+  auto best_load = std::numeric_limits<std::uint64_t>::max();
+  for (std::size_t i = 0; i < runners_.size() && best_load > 0; ++i) {
+    auto l = load(runners_[i]);
+    if (l < best_load) {
+      best = i;
+      best_load = l;
+    }
+  }
+  return best;
+}
+
 std::size_t pool_core::pick_worker() noexcept {
   const auto n = runners_.size();
   switch (spec_.load_balancing) {
   case load_balancing::round_robin:
     return next_.fetch_add(1, std::memory_order_relaxed) % n;
-  case load_balancing::least_active: {
-    std::size_t best = 0;
-    auto best_load = std::numeric_limits<std::uint64_t>::max();
-    for (std::size_t i = 0; i < n && best_load > 0; ++i) {
-      auto load = runners_[i]->active_calls();
-      if (load < best_load) {
-        best = i;
-        best_load = load;
-      }
-    }
-    return best;
-  }
-  case load_balancing::least_total: {
-    std::size_t best = 0;
-    auto best_total = std::numeric_limits<std::uint64_t>::max();
-    for (std::size_t i = 0; i < n; ++i) {
-      auto total = runners_[i]->dispatched();
-      if (total < best_total) {
-        best = i;
-        best_total = total;
-      }
-    }
-    return best;
-  }
+  case load_balancing::least_active:
+    return index_of_least([](const auto& r) { return r->active_calls(); });
+  case load_balancing::least_total:
+    return index_of_least([](const auto& r) { return r->dispatched(); });
   case load_balancing::random: {
     thread_local std::minstd_rand rng{std::random_device{}()};
     return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng);
