@@ -11,6 +11,7 @@
 #include <utility>
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(concurry::pool_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<concurry::actors::worker_body>)
 
 namespace concurry::actors {
 
@@ -21,6 +22,7 @@ using exited_atom = caf::atom_constant<caf::atom("exited")>;
 using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 
 // -- worker actor -------------------------------------------------------------
 
@@ -98,6 +100,13 @@ caf::behavior supervisor(supervisor_actor* self,
       if (st.alive[i] && st.workers[i].address() == dm.source) {
         st.alive[i] = false;
         --st.alive_count;
+        if (st.description.on_demand) {
+          // On-demand workers come and go; keep only the live ones.
+          st.workers.erase(st.workers.begin() + static_cast<std::ptrdiff_t>(i));
+          st.bodies.erase(st.bodies.begin() + static_cast<std::ptrdiff_t>(i));
+          st.alive.erase(st.alive.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        break;
       }
     }
     finish_stop_if_done(self);
@@ -135,6 +144,21 @@ caf::behavior supervisor(supervisor_actor* self,
             self->send(st.workers[i], abandon_atom::value);
           }
         }
+      },
+      [=](adopt_atom, std::shared_ptr<worker_body>& body) {
+        auto& st = self->state;
+        if (st.stopped) {
+          body->abandon();
+          return;
+        }
+        auto worker = self->spawn(worker_actor, body);
+        self->monitor(worker);
+        // An on-demand worker runs what it was given, then ends.
+        self->send(worker, stop_atom::value);
+        st.workers.push_back(std::move(worker));
+        st.bodies.push_back(std::move(body));
+        st.alive.push_back(true);
+        ++st.alive_count;
       },
       [=](stats_atom) {
         auto& st = self->state;
@@ -212,6 +236,14 @@ void pool_supervisor::begin_stop(std::chrono::nanoseconds timeout) {
     caf::anon_send(impl_->supervisor, stop_atom::value, clamp(timeout));
 }
 
+void pool_supervisor::adopt(std::shared_ptr<worker_body> body) {
+  if (actor_host::process_exiting()) {
+    body->abandon();
+    return;
+  }
+  caf::anon_send(impl_->supervisor, adopt_atom::value, std::move(body));
+}
+
 pool_stats pool_supervisor::stats() {
   if (actor_host::process_exiting()) {
     std::vector<worker_counters> counters;
@@ -241,12 +273,14 @@ pool_stats make_pool_stats(const pool_description& description,
   pool_stats s;
   s.mode = description.mode;
   s.max_workers = description.max_workers;
+  s.on_demand = description.on_demand;
+  s.max_queued_tasks = description.max_queued_tasks;
   s.stopped = stopped;
   auto& lb = s.load_balancer;
   lb.algorithm = description.load_balancing;
   for (std::size_t i = 0; i < workers.size(); ++i) {
     auto& w = workers[i];
-    if (!w.stopped)
+    if (!w.stopped && !description.on_demand)
       ++s.total_workers;
     lb.total_dispatched += w.dispatched;
     if (lb.algorithm == load_balancing::least_active) {

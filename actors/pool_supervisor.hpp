@@ -20,6 +20,8 @@ struct pool_description {
   concurry::mode mode = concurry::mode::thread;
   std::size_t max_workers = 0;
   concurry::load_balancing load_balancing = concurry::load_balancing::round_robin;
+  bool on_demand = false;
+  std::size_t max_queued_tasks = 0;
 };
 
 /// A handle to a running supervisor actor and its worker actors.
@@ -40,6 +42,11 @@ public:
 
   /// Starts the same stop without waiting for it (for a worker that stops its own pool).
   void begin_stop(std::chrono::nanoseconds timeout);
+
+  /// Takes over an on-demand worker whose call is already queued: the supervisor spawns its
+  /// worker actor, which ends the worker once nothing is left to run; a pool stop stops or
+  /// abandons it with the others.
+  void adopt(std::shared_ptr<worker_body> body);
 
   /// Asks the supervisor for the pool's statistics.
   [[nodiscard]] pool_stats stats();

@@ -1,3 +1,4 @@
+#include <concurry/config.hpp>
 #include <concurry/limits.hpp>
 
 #include "runtime/internal/limit_algorithms.hpp"
@@ -502,12 +503,17 @@ std::chrono::nanoseconds parse_window(std::string_view name) {
                      " (each also with a per_ prefix)"};
 }
 
-call_limit::call_limit(std::chrono::nanoseconds window, double capacity, rate_algorithm algorithm)
-    : window_{window}, capacity_{capacity}, algorithm_{algorithm} {
+call_limit::call_limit(std::chrono::nanoseconds window,
+                       double capacity,
+                       std::optional<rate_algorithm> algorithm)
+    : window_{window}, capacity_{capacity},
+      algorithm_{algorithm.value_or(config().rate_limit_algorithm)} {
   check_rate(window_, capacity_, "call limit 'call_count'");
 }
 
-call_limit::call_limit(std::string_view window, double capacity, rate_algorithm algorithm)
+call_limit::call_limit(std::string_view window,
+                       double capacity,
+                       std::optional<rate_algorithm> algorithm)
     : call_limit{parse_window(window), capacity, algorithm} {}
 
 const std::string& call_limit::key() const noexcept {
@@ -517,15 +523,16 @@ const std::string& call_limit::key() const noexcept {
 rate_limit::rate_limit(std::string key,
                        std::chrono::nanoseconds window,
                        double capacity,
-                       rate_algorithm algorithm)
-    : key_{check_key(std::move(key))}, window_{window}, capacity_{capacity}, algorithm_{algorithm} {
+                       std::optional<rate_algorithm> algorithm)
+    : key_{check_key(std::move(key))}, window_{window}, capacity_{capacity},
+      algorithm_{algorithm.value_or(config().rate_limit_algorithm)} {
   check_rate(window_, capacity_, "rate limit '" + key_ + "'");
 }
 
 rate_limit::rate_limit(std::string key,
                        std::string_view window,
                        double capacity,
-                       rate_algorithm algorithm)
+                       std::optional<rate_algorithm> algorithm)
     : rate_limit{std::move(key), parse_window(window), capacity, algorithm} {}
 
 resource_limit::resource_limit(std::string key, double capacity)

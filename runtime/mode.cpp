@@ -1,5 +1,7 @@
+#include <concurry/config.hpp>
 #include <concurry/error.hpp>
 #include <concurry/mode.hpp>
+#include <concurry/retry.hpp>
 
 #include <algorithm>
 #include <array>
@@ -45,6 +47,14 @@ constexpr std::array<std::pair<std::string_view, load_balancing>, 8> balancer_na
     {"rand", load_balancing::random},
 }};
 
+constexpr std::array<std::pair<std::string_view, retry_algorithm>, 5> retry_algorithm_names{{
+    {"linear", retry_algorithm::linear},
+    {"exponential", retry_algorithm::exponential},
+    {"exp", retry_algorithm::exponential},
+    {"fibonacci", retry_algorithm::fibonacci},
+    {"fib", retry_algorithm::fibonacci},
+}};
+
 template <class Table>
 auto parse(const Table& table, std::string_view name, std::string_view what) {
   auto key = lower(name);
@@ -66,6 +76,10 @@ mode parse_mode(std::string_view name) {
 
 load_balancing parse_load_balancing(std::string_view name) {
   return parse(balancer_names, name, "load balancer");
+}
+
+retry_algorithm parse_retry_algorithm(std::string_view name) {
+  return parse(retry_algorithm_names, name, "retry algorithm");
 }
 
 std::string_view to_string(mode m) noexcept {
@@ -99,18 +113,7 @@ std::string_view to_string(load_balancing lb) noexcept {
 }
 
 std::size_t default_max_workers(mode m) noexcept {
-  switch (m) {
-  case mode::sync:
-  case mode::asyncio:
-    return 1;
-  case mode::thread:
-    return 24;
-  case mode::process:
-    return 4;
-  case mode::cluster:
-    return 0;
-  }
-  return 1;
+  return config()[m].max_workers;
 }
 
 } // namespace concurry

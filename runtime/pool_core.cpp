@@ -5,28 +5,35 @@
 #include "actors/log.hpp"
 #include "actors/pool_supervisor.hpp"
 #include "runtime/internal/host.hpp"
+#include "runtime/internal/retry_service.hpp"
 #include "runtime/internal/worker_runner.hpp"
 
 #include <concurry/error.hpp>
 
+#include <deque>
 #include <limits>
 #include <mutex>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 namespace concurry::detail {
 
-class pool_core {
+class pool_core : public std::enable_shared_from_this<pool_core> {
 public:
   pool_core(const pool_spec& spec, std::shared_ptr<actors::actor_host> host)
-      : spec_{spec}, host_{std::move(host)} {}
+      : spec_{spec}, host_{std::move(host)} {
+    if (!spec_.retry_plans.empty())
+      retries_ = std::make_shared<runtime_internal::retry_service>(
+          spec_.clock ? spec_.clock : system_clock(), spec_.retry_plans);
+  }
 
   ~pool_core() {
     // The owner stops the pool; a pool that only lost its handles stops here.
     stop(std::chrono::nanoseconds{0});
   }
 
-  void start(const worker_factory& factory);
+  void start(worker_factory factory);
   void dispatch(call_node& call) noexcept;
   void dispatch_to(std::size_t worker, call_node& call) noexcept;
   std::size_t worker_count() const noexcept {
@@ -43,9 +50,24 @@ private:
   worker_context context_for(std::size_t index) const {
     worker_context c;
     c.index = index;
-    if (index < spec_.worker_limits.size())
-      c.limits = spec_.worker_limits[index];
+    // On-demand workers take their index from a counter; their limits repeat.
+    if (!spec_.worker_limits.empty())
+      c.limits = spec_.worker_limits[index % spec_.worker_limits.size()];
     return c;
+  }
+  runtime_internal::runner_options runner_options_for(std::size_t index) const {
+    runtime_internal::runner_options o;
+    o.context = context_for(index);
+    o.worker_name = spec_.worker_name;
+    o.owner = this;
+    o.retries = retries_;
+    o.max_in_flight = spec_.max_queued_tasks;
+    return o;
+  }
+  /// Gives the call its method's retry plan, if it has one.
+  void plan(call_node& call) const noexcept {
+    if (retries_ && call.attempt == 0)
+      call.retry = retries_->plan_for(call.method_index);
   }
   std::vector<limit_set_stats> limit_stats() const {
     std::vector<limit_set_stats> out;
@@ -58,12 +80,26 @@ private:
   template <class Load>
   std::size_t index_of_least(Load load) const noexcept;
   void run_inline(call_node& call) noexcept;
+  void retry_inline(call_node& call) noexcept;
   void reject(call_node& call) noexcept;
+  void dispatch_on_demand(call_node& call) noexcept;
+  void spawn_on_demand(std::size_t index, call_node& call) noexcept;
+  void on_demand_ended() noexcept;
+  std::size_t on_demand_cap() const noexcept;
   actors::pool_description description() const;
 
   const pool_spec spec_;
   std::shared_ptr<actors::actor_host> host_;
   std::atomic<bool> stopped_{false};
+  worker_factory factory_;
+  std::shared_ptr<runtime_internal::retry_service> retries_;
+
+  // on-demand mode: live workers, and the calls waiting for a slot in order
+  std::mutex demand_mutex_;
+  std::size_t demand_live_ = 0;
+  std::size_t demand_next_index_ = 0;
+  std::uint64_t demand_dispatched_ = 0;
+  std::deque<call_node*> demand_waiting_;
 
   // thread mode
   std::vector<std::shared_ptr<runtime_internal::worker_runner>> runners_;
@@ -92,6 +128,9 @@ void validate(const pool_spec& spec) {
                        name +
                        " mode; register it with "
                        "CONCURRY_WORKER to use other modes"};
+  if (spec.on_demand && spec.mode == mode::sync)
+    throw config_error{"sync mode runs calls inline and cannot start on-demand workers; use "
+                       "thread mode for on_demand(true)"};
   switch (spec.mode) {
   case mode::sync:
     if (spec.max_workers != 1)
@@ -99,8 +138,9 @@ void validate(const pool_spec& spec) {
                          std::to_string(spec.max_workers)};
     return;
   case mode::thread:
-    if (spec.max_workers == 0)
-      throw config_error{"a thread pool needs max_workers of at least 1"};
+    if (spec.max_workers == 0 && !spec.on_demand)
+      throw config_error{"a thread pool needs max_workers of at least 1 (0 is allowed with "
+                         "on_demand(true), where it means one per core)"};
     return;
   case mode::asyncio:
   case mode::process:
@@ -119,35 +159,102 @@ std::exception_ptr stopped_error_for(const pool_spec& spec) {
 
 } // namespace
 
-void pool_core::start(const worker_factory& factory) {
+void pool_core::start(worker_factory factory) {
+  factory_ = std::move(factory);
   if (spec_.mode == mode::sync) {
     constructing_worker_context() = context_for(0);
-    sync_worker_ = factory();
+    sync_worker_ = factory_();
     return;
   }
-  runners_.reserve(spec_.max_workers);
-  try {
-    for (std::size_t i = 0; i < spec_.max_workers; ++i) {
-      auto runner = std::make_shared<runtime_internal::worker_runner>(
-          context_for(i), spec_.worker_name, this);
-      runner->start(factory);
-      runners_.push_back(std::move(runner));
+  if (!spec_.on_demand) {
+    runners_.reserve(spec_.max_workers);
+    try {
+      for (std::size_t i = 0; i < spec_.max_workers; ++i) {
+        auto runner = std::make_shared<runtime_internal::worker_runner>(runner_options_for(i));
+        runner->start(factory_);
+        runners_.push_back(std::move(runner));
+      }
+    } catch (...) {
+      // The workers already built end at once; nothing was queued on them.
+      for (auto& r : runners_)
+        r->begin_stop(nullptr);
+      runners_.clear();
+      stopped_.store(true);
+      throw;
     }
-  } catch (...) {
-    // The workers already built end at once; nothing was queued on them.
-    for (auto& r : runners_)
-      r->begin_stop(nullptr);
-    runners_.clear();
-    stopped_.store(true);
-    throw;
   }
   std::vector<std::shared_ptr<actors::worker_body>> bodies{runners_.begin(), runners_.end()};
   supervisor_ = std::make_unique<actors::pool_supervisor>(*host_, description(), std::move(bodies));
-  actors::logger("pool")->info("pool started worker={} mode={} workers={} load_balancing={}",
-                               spec_.worker_name,
-                               to_string(spec_.mode),
-                               runners_.size(),
-                               to_string(spec_.load_balancing));
+  actors::logger("pool")->info(
+      "pool started worker={} mode={} workers={} on_demand={} load_balancing={}",
+      spec_.worker_name,
+      to_string(spec_.mode),
+      spec_.on_demand ? on_demand_cap() : runners_.size(),
+      spec_.on_demand,
+      to_string(spec_.load_balancing));
+}
+
+std::size_t pool_core::on_demand_cap() const noexcept {
+  if (spec_.max_workers > 0)
+    return spec_.max_workers;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void pool_core::dispatch_on_demand(call_node& call) noexcept {
+  std::unique_lock lock{demand_mutex_};
+  if (stopped_.load(std::memory_order_acquire)) {
+    lock.unlock();
+    return reject(call);
+  }
+  ++demand_dispatched_;
+  if (demand_live_ >= on_demand_cap()) {
+    // Waits for a slot, in order; on_demand_ended() hands it one.
+    demand_waiting_.push_back(&call);
+    return;
+  }
+  ++demand_live_;
+  auto index = demand_next_index_++;
+  lock.unlock();
+  spawn_on_demand(index, call);
+}
+
+void pool_core::spawn_on_demand(std::size_t index, call_node& call) noexcept {
+  auto options = runner_options_for(index);
+  options.on_ended = [weak = weak_from_this()] {
+    if (auto self = weak.lock())
+      self->on_demand_ended();
+  };
+  std::shared_ptr<runtime_internal::worker_runner> runner;
+  try {
+    runner = std::make_shared<runtime_internal::worker_runner>(std::move(options));
+    runner->dispatch(call);
+    runner->start_detached(factory_);
+  } catch (...) {
+    if (!runner) {
+      call.state().fail(std::current_exception());
+      call.state().release();
+    } else {
+      // The call is queued on a worker with no thread: giving up on it fails the call.
+      runner->abandon();
+    }
+    return on_demand_ended();
+  }
+  // The supervisor owns it from here: it ends the worker once its call is done, and stops or
+  // abandons it with the pool.
+  supervisor_->adopt(std::move(runner));
+}
+
+void pool_core::on_demand_ended() noexcept {
+  std::unique_lock lock{demand_mutex_};
+  if (demand_waiting_.empty() || stopped_.load(std::memory_order_acquire)) {
+    --demand_live_;
+    return;
+  }
+  auto* next = demand_waiting_.front();
+  demand_waiting_.pop_front();
+  auto index = demand_next_index_++;
+  lock.unlock();
+  spawn_on_demand(index, *next);
 }
 
 template <class Load>
@@ -185,8 +292,11 @@ std::size_t pool_core::pick_worker() noexcept {
 void pool_core::dispatch(call_node& call) noexcept {
   if (stopped_.load(std::memory_order_acquire))
     return reject(call);
+  plan(call);
   if (spec_.mode == mode::sync)
     return run_inline(call);
+  if (spec_.on_demand)
+    return dispatch_on_demand(call);
   runners_[pick_worker()]->dispatch(call);
 }
 
@@ -200,8 +310,11 @@ void pool_core::dispatch_to(std::size_t worker, call_node& call) noexcept {
     call.state().release();
     return;
   }
+  plan(call);
   if (spec_.mode == mode::sync)
     return run_inline(call);
+  if (spec_.on_demand)
+    return dispatch_on_demand(call);
   runners_[worker]->dispatch(call);
 }
 
@@ -216,22 +329,60 @@ void pool_core::run_inline(call_node& call) noexcept {
     guard.unlock();
     return reject(call);
   }
-  ++sync_counters_.dispatched;
+  if (call.attempt == 0)
+    ++sync_counters_.dispatched;
   ++sync_depth_;
-  bool claimed = call.state().try_start() && call.execute(*sync_worker_);
+  auto outcome = call.begin_attempt() ? call.execute(*sync_worker_) : run_result::lost;
   --sync_depth_;
-  ++sync_counters_.finished;
+  if (outcome != run_result::retry)
+    ++sync_counters_.finished;
   // A stop made from inside the method ends the worker once no method of it runs any more.
   if (sync_closing_ && sync_depth_ == 0)
     sync_worker_.reset();
   guard.unlock();
-  if (claimed)
+  if (outcome == run_result::retry)
+    return retry_inline(call);
+  if (outcome == run_result::stored)
     call.state().publish(call.stored_status());
   call.state().release();
 }
 
+void pool_core::retry_inline(call_node& call) noexcept {
+  // The next attempt runs inline too, on the clock's timer thread after the backoff.
+  call.state().add_ref();
+  auto weak = weak_from_this();
+  auto gone = [weak, name = spec_.worker_name](call_node& c) {
+    c.state().fail(std::make_exception_ptr(stopped_error{
+        "the pool of " + name + " was stopped while the call waited for attempt " +
+        std::to_string(c.attempt + 1)}));
+    if (auto self = weak.lock()) {
+      std::lock_guard g{self->sync_mutex_};
+      ++self->sync_counters_.finished;
+    }
+    c.state().release();
+  };
+  retries_->schedule(
+      call,
+      [weak, gone](call_node& c) {
+        if (auto self = weak.lock())
+          return self->run_inline(c);
+        gone(c);
+      },
+      gone);
+}
+
 void pool_core::stop(std::chrono::nanoseconds timeout) {
   stopped_.store(true, std::memory_order_release);
+  // Calls waiting for a retry or for an on-demand slot end now; the rest may finish.
+  if (retries_)
+    retries_->stop();
+  std::deque<call_node*> waiting;
+  {
+    std::lock_guard lock{demand_mutex_};
+    waiting.swap(demand_waiting_);
+  }
+  for (auto* call : waiting)
+    reject(*call);
   if (spec_.mode == mode::sync) {
     std::lock_guard sync_guard{sync_mutex_};
     sync_closing_ = true;
@@ -258,6 +409,8 @@ actors::pool_description pool_core::description() const {
   d.mode = spec_.mode;
   d.max_workers = spec_.max_workers;
   d.load_balancing = spec_.load_balancing;
+  d.on_demand = spec_.on_demand;
+  d.max_queued_tasks = spec_.max_queued_tasks;
   return d;
 }
 
@@ -270,6 +423,11 @@ pool_stats pool_core::stats() {
     s = actors::make_pool_stats(description(), {}, true);
   } else {
     s = supervisor_->stats();
+  }
+  if (spec_.on_demand) {
+    std::lock_guard lock{demand_mutex_};
+    s.on_demand_active = demand_live_;
+    s.load_balancer.total_dispatched = demand_dispatched_;
   }
   s.limits = limit_stats();
   return s;

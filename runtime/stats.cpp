@@ -20,6 +20,7 @@ std::ostream& operator<<(std::ostream& os, const pool_stats& s) {
   auto& lb = s.load_balancer;
   os << "mode=" << to_string(s.mode) << " total_workers=" << s.total_workers
      << " max_workers=" << s.max_workers << " on_demand=" << (s.on_demand ? "true" : "false")
+     << " on_demand_active=" << s.on_demand_active << " max_queued_tasks=" << s.max_queued_tasks
      << " stopped=" << (s.stopped ? "true" : "false") << " algorithm=" << to_string(lb.algorithm)
      << " total_dispatched=" << lb.total_dispatched;
   if (lb.algorithm == load_balancing::least_active) {

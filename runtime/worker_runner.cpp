@@ -77,11 +77,8 @@ namespace {
 thread_local const void* thread_owner = nullptr;
 } // namespace
 
-worker_runner::worker_runner(detail::worker_context context,
-                             std::string worker_name,
-                             const void* owner)
-    : index_{context.index}, context_{std::move(context)},
-      worker_name_{std::move(worker_name)}, owner_{owner} {}
+worker_runner::worker_runner(runner_options options)
+    : options_{std::move(options)}, index_{options_.context.index} {}
 
 const void* worker_runner::owner_of_this_thread() noexcept {
   return thread_owner;
@@ -98,16 +95,13 @@ void worker_runner::start(const detail::worker_factory& factory) {
   std::thread thread;
   try {
     thread = std::thread{[self = shared_from_this(), &factory, &ctor_error, &built] {
-      thread_owner = self->owner_;
-      self->run(&factory, &ctor_error);
+      self->build(factory, &ctor_error);
       built.set_value();
-      while (auto* call = self->take())
-        self->execute(*call);
-      self->exit_thread();
+      self->serve();
     }};
   } catch (const std::system_error& e) {
     throw concurry::error{"could not start a thread for worker " + std::to_string(index_) + " of " +
-                          worker_name_ + ": " + e.what()};
+                          options_.worker_name + ": " + e.what()};
   }
   thread.detach();
   built_future.wait();
@@ -115,17 +109,41 @@ void worker_runner::start(const detail::worker_factory& factory) {
     std::rethrow_exception(ctor_error);
 }
 
-void worker_runner::run(const detail::worker_factory* factory, std::exception_ptr* ctor_error) {
-  detail::constructing_worker_context() = context_;
+void worker_runner::start_detached(detail::worker_factory factory) {
+  std::thread thread;
   try {
-    worker_ = (*factory)();
+    thread = std::thread{[self = shared_from_this(), factory = std::move(factory)] {
+      std::exception_ptr ctor_error;
+      self->build(factory, &ctor_error);
+      self->serve();
+    }};
+  } catch (const std::system_error& e) {
+    throw concurry::error{"could not start a thread for worker " + std::to_string(index_) + " of " +
+                          options_.worker_name + ": " + e.what()};
+  }
+  thread.detach();
+}
+
+void worker_runner::build(const detail::worker_factory& factory, std::exception_ptr* ctor_error) {
+  thread_owner = options_.owner;
+  detail::constructing_worker_context() = options_.context;
+  try {
+    worker_ = factory();
   } catch (...) {
     *ctor_error = std::current_exception();
-    // Nothing can be queued yet; a worker without an object ends at once.
+    // A worker without an object ends at once (serve() skips the loop); calls already queued
+    // and any queued later fail with the constructor's exception.
     stopping_.store(true);
     std::lock_guard guard{mutex_};
-    abandoned_ = true;
+    ctor_error_ = *ctor_error;
   }
+}
+
+void worker_runner::serve() noexcept {
+  if (worker_)
+    while (auto* call = take())
+      execute(*call);
+  exit_thread();
 }
 
 detail::call_node* worker_runner::take() noexcept {
@@ -155,7 +173,8 @@ detail::call_node* worker_runner::take() noexcept {
         cpu_relax();
       continue;
     }
-    if (stopping_.load(std::memory_order_acquire))
+    // A stopping worker ends once nothing is queued, parked or waiting for a retry.
+    if (stopping_.load(std::memory_order_acquire) && idle())
       return nullptr;
     if (spin < idle_spins + idle_yields) {
       std::this_thread::yield();
@@ -172,7 +191,7 @@ detail::call_node* worker_runner::take() noexcept {
       if (!abandoned_)
         next = current_ = queue_.pop();
     }
-    if (!next && !stopping_.load(std::memory_order_relaxed))
+    if (!next && !(stopping_.load(std::memory_order_relaxed) && idle()))
       futex_wait(wake_seq_, seq);
     sleeping_.store(false, std::memory_order_relaxed);
     if (next)
@@ -182,18 +201,67 @@ detail::call_node* worker_runner::take() noexcept {
 }
 
 void worker_runner::execute(detail::call_node& call) noexcept {
-  auto& state = call.state();
-  if (!state.try_start()) {
+  if (!call.begin_attempt()) {
     // Cancelled before it started.
-    finished_.fetch_add(1, std::memory_order_release);
+    call_ended();
     return;
   }
-  bool claimed = call.execute(*worker_);
+  auto outcome = call.execute(*worker_);
+  if (outcome == detail::run_result::retry) {
+    // The call stays in flight; the retry service holds it through the backoff, then queues
+    // it here again.
+    call.state().add_ref();
+    options_.retries->schedule(
+        call,
+        [self = shared_from_this()](detail::call_node& c) { self->enqueue(c); },
+        [self = shared_from_this()](detail::call_node& c) { self->give_up(c); });
+    return;
+  }
   // Counted before the future completes, so a caller that saw the result also sees the worker
   // as idle again (least_active relies on it).
+  call_ended();
+  if (outcome == detail::run_result::stored)
+    call.state().publish(call.stored_status());
+}
+
+void worker_runner::admit(detail::call_node& call) noexcept {
+  {
+    std::lock_guard guard{admit_mutex_};
+    if (!parked_.empty() || in_flight_ >= options_.max_in_flight) {
+      parked_.push_back(&call);
+      return;
+    }
+    ++in_flight_;
+  }
+  enqueue(call);
+}
+
+void worker_runner::call_ended() noexcept {
   finished_.fetch_add(1, std::memory_order_release);
-  if (claimed)
-    state.publish(call.stored_status());
+  if (options_.max_in_flight == 0)
+    return;
+  detail::call_node* next = nullptr;
+  {
+    std::lock_guard guard{admit_mutex_};
+    if (in_flight_ > 0)
+      --in_flight_;
+    if (!parked_.empty()) {
+      next = parked_.front();
+      parked_.pop_front();
+      ++in_flight_;
+    }
+  }
+  if (next)
+    enqueue(*next);
+}
+
+void worker_runner::give_up(detail::call_node& call) noexcept {
+  call.state().fail(std::make_exception_ptr(concurry::stopped_error{
+      "the pool of " + options_.worker_name + " was stopped while the call waited for attempt " +
+      std::to_string(call.attempt + 1) + " (worker " + std::to_string(index_) + ")"}));
+  call_ended();
+  call.state().release();
+  wake(); // a stopping worker may have been waiting for this call to end
 }
 
 void worker_runner::wake() noexcept {
@@ -262,17 +330,32 @@ void worker_runner::exit_thread() noexcept {
   }
   // The user's destructor runs on the worker's own thread, outside the lock.
   object.reset();
-  std::lock_guard guard{mutex_};
+  std::unique_lock guard{mutex_};
   exited_ = true;
   // Called under the lock: once abandon() returned, no callback reaches an actor system that
   // may be gone.
   if (on_exit_ && !abandoned_)
     std::exchange(on_exit_, nullptr)();
+  if (abandoned_ || !options_.on_ended)
+    return;
+  guard.unlock();
+  options_.on_ended();
 }
 
 void worker_runner::fail_queued_locked() noexcept {
+  auto reason = ctor_error_ ? ctor_error_ : stopped_error();
   while (auto* call = queue_.pop()) {
-    call->state().fail(stopped_error());
+    call->state().fail(reason);
+    finished_.fetch_add(1, std::memory_order_release);
+    call->state().release();
+  }
+  std::deque<detail::call_node*> parked;
+  {
+    std::lock_guard guard{admit_mutex_};
+    parked.swap(parked_);
+  }
+  for (auto* call : parked) {
+    call->state().fail(reason);
     finished_.fetch_add(1, std::memory_order_release);
     call->state().release();
   }
@@ -288,7 +371,7 @@ actors::worker_counters worker_runner::counters() const noexcept {
 
 std::exception_ptr worker_runner::stopped_error() const {
   return std::make_exception_ptr(concurry::stopped_error{
-      "the pool of " + worker_name_ + " was stopped before the call finished (worker " +
+      "the pool of " + options_.worker_name + " was stopped before the call finished (worker " +
       std::to_string(index_) + ")"});
 }
 

@@ -16,11 +16,17 @@
 /// - concurry::limit_set: concurry::call_limit, concurry::rate_limit and
 ///   concurry::resource_limit taken together; `acquire()` returns a concurry::acquisition.
 ///   concurry::clock is the time source of limits.
+/// - retries: `num_retries`, `retry_on`, `retry_until` and the rest on the builder
+///   (retry.hpp); a result that never passes its validators fails with
+///   concurry::retry_validation_error.
+/// - concurry::configuration (config.hpp): the defaults of every mode, with
+///   concurry::config_override for a scope.
 /// - concurry::pool_stats: what `stats()` returns; concurry::error: the base of every exception
 ///   concurry throws.
 #pragma once
 
 #include <concurry/clock.hpp>
+#include <concurry/config.hpp>
 #include <concurry/error.hpp>
 #include <concurry/future.hpp>
 #include <concurry/limits.hpp>
@@ -28,6 +34,7 @@
 #include <concurry/options.hpp>
 #include <concurry/pool.hpp>
 #include <concurry/registry.hpp>
+#include <concurry/retry.hpp>
 #include <concurry/runtime.hpp>
 #include <concurry/stats.hpp>
 #include <concurry/transfer.hpp>

@@ -63,15 +63,16 @@ inline constexpr double unlimited = std::numeric_limits<double>::infinity();
 /// is unknown.
 class call_limit {
 public:
-  /// A call limit of `capacity` calls (or `unlimited`) per `window`.
+  /// A call limit of `capacity` calls (or `unlimited`) per `window`; without an algorithm, the
+  /// configured `rate_limit_algorithm` (sliding window unless changed; config.hpp).
   call_limit(std::chrono::nanoseconds window,
              double capacity,
-             rate_algorithm algorithm = rate_algorithm::sliding_window);
+             std::optional<rate_algorithm> algorithm = std::nullopt);
 
   /// As above, with the window given by name ("second", "minute", ...; see parse_window).
   call_limit(std::string_view window,
              double capacity,
-             rate_algorithm algorithm = rate_algorithm::sliding_window);
+             std::optional<rate_algorithm> algorithm = std::nullopt);
 
   /// Always "call_count", as in the Python library.
   [[nodiscard]] const std::string& key() const noexcept;
@@ -95,17 +96,18 @@ private:
 /// empty key, a window or capacity that is not positive, or an unknown window name.
 class rate_limit {
 public:
-  /// A rate limit of `capacity` units (or `unlimited`) of `key` per `window`.
+  /// A rate limit of `capacity` units (or `unlimited`) of `key` per `window`; without an
+  /// algorithm, the configured `rate_limit_algorithm` (sliding window unless changed).
   rate_limit(std::string key,
              std::chrono::nanoseconds window,
              double capacity,
-             rate_algorithm algorithm = rate_algorithm::sliding_window);
+             std::optional<rate_algorithm> algorithm = std::nullopt);
 
   /// As above, with the window given by name ("second", "minute", ...; see parse_window).
   rate_limit(std::string key,
              std::string_view window,
              double capacity,
-             rate_algorithm algorithm = rate_algorithm::sliding_window);
+             std::optional<rate_algorithm> algorithm = std::nullopt);
 
   /// What the limit counts; the key requests and updates name it by.
   [[nodiscard]] const std::string& key() const noexcept { return key_; }

@@ -41,7 +41,8 @@ std::string_view to_string(mode m) noexcept;
 /// "LeastTotalLoad", "Random".
 std::string_view to_string(load_balancing lb) noexcept;
 
-/// The default `max_workers` of a mode: sync 1, asyncio 1, thread 24, process 4, cluster 0.
+/// The default `max_workers` of a mode as configured (config.hpp); the library's own: sync 1,
+/// asyncio 1, thread 24, process 4, cluster 0.
 std::size_t default_max_workers(mode m) noexcept;
 
 } // namespace concurry

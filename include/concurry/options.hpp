@@ -3,20 +3,30 @@
 // template for several pools.
 #pragma once
 
+#include <concurry/clock.hpp>
+#include <concurry/config.hpp>
 #include <concurry/detail/duration.hpp>
+#include <concurry/detail/member_fn.hpp>
 #include <concurry/detail/pool_core.hpp>
+#include <concurry/detail/retry_plan.hpp>
 #include <concurry/error.hpp>
 #include <concurry/limits.hpp>
 #include <concurry/mode.hpp>
 #include <concurry/pool.hpp>
 #include <concurry/registry.hpp>
+#include <concurry/retry.hpp>
 #include <concurry/worker.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <type_traits>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -29,16 +39,102 @@ struct per_worker {
   std::vector<limit> limits; ///< the limits each worker gets a copy of
 };
 
+namespace detail {
+
+/// Retry settings given to a builder; an unset field falls back to the pool-wide setting (for
+/// a method's own settings), then to the configured default.
+struct retry_overrides {
+  std::optional<std::size_t> num_retries;
+  std::optional<concurry::retry_algorithm> algorithm;
+  std::optional<std::chrono::nanoseconds> wait;
+  std::optional<double> jitter;
+  std::optional<std::vector<retry_filter>> retry_on;
+  /// Each makes the validator for the method of the given index (null where it does not apply).
+  std::optional<std::vector<std::function<result_validator(std::uint32_t)>>> until;
+};
+
+/// A `retry_until` validator for the listed method of index `index` of W, if `f` accepts that
+/// method's result (as `f(result)` or `f(result, context)`); null otherwise.
+template <class W, class F>
+result_validator validator_for(const F& f, std::uint32_t index) {
+  result_validator out;
+  std::uint32_t i = 0;
+  std::apply(
+      [&](auto... listed) {
+        auto visit = [&](auto m) {
+          using R = std::decay_t<typename member_fn<decltype(m)>::result_type>;
+          if constexpr (!std::is_void_v<R>) {
+            if (i == index) {
+              if constexpr (std::is_invocable_r_v<bool, const F&, const R&, const retry_context&>)
+                out = [f](const void* r, const retry_context& c) {
+                  return static_cast<bool>(f(*static_cast<const R*>(r), c));
+                };
+              else if constexpr (std::is_invocable_r_v<bool, const F&, const R&>)
+                out = [f](const void* r, const retry_context&) {
+                  return static_cast<bool>(f(*static_cast<const R*>(r)));
+                };
+            }
+          }
+          ++i;
+        };
+        (visit(listed), ...);
+      },
+      descriptor_of<W>::methods());
+  return out;
+}
+
+/// True when `F` can validate the result of at least one listed method of W.
+template <class W, class F>
+constexpr bool validates_some_method() {
+  return std::apply(
+      [](auto... listed) {
+        auto fits = [](auto m) {
+          using R = std::decay_t<typename member_fn<decltype(m)>::result_type>;
+          if constexpr (std::is_void_v<R>)
+            return false;
+          else
+            return std::is_invocable_r_v<bool, const F&, const R&, const retry_context&> ||
+                   std::is_invocable_r_v<bool, const F&, const R&>;
+        };
+        return (false || ... || fits(listed));
+      },
+      descriptor_of<W>::methods());
+}
+
+/// Everything a builder holds; copied whole by `blocking()`.
+struct builder_settings {
+  concurry::mode mode = concurry::mode::thread;
+  std::optional<std::size_t> max_workers;
+  std::optional<concurry::load_balancing> load_balancing;
+  std::optional<std::chrono::nanoseconds> stop_timeout;
+  std::optional<std::size_t> max_queued_tasks;
+  bool on_demand = false;
+  std::shared_ptr<concurry::clock> clock;
+  retry_overrides retry_all;
+  std::map<std::uint32_t, retry_overrides> retry_per_method;
+  // Makes each worker's limits (and the distinct sets) for a pool of n workers.
+  std::function<std::pair<std::vector<limit_pool>, std::vector<limit_set>>(std::size_t n)> limits;
+};
+
+} // namespace detail
+
 /// Options for a pool of `W` workers; `init` creates the pool. With `Blocking`, the pool's
-/// calls return values instead of futures.
+/// calls return values instead of futures. Unset options take the configured defaults of the
+/// mode (config.hpp) when `init` runs.
 ///
-/// | option           | default                                   |
-/// |------------------|-------------------------------------------|
-/// | `mode`           | thread                                    |
-/// | `max_workers`    | the mode's default: sync 1, thread 24     |
-/// | `load_balancing` | round_robin                               |
-/// | `stop_timeout`   | 30 s                                      |
-/// | `limits`         | none                                      |
+/// | option             | library default                                     |
+/// |--------------------|-----------------------------------------------------|
+/// | `mode`             | thread                                              |
+/// | `max_workers`      | sync 1, thread 24; on-demand: one per core          |
+/// | `load_balancing`   | round_robin (random for on-demand pools)            |
+/// | `stop_timeout`     | 30 s                                                |
+/// | `max_queued_tasks` | none in sync and thread modes                       |
+/// | `on_demand`        | false                                               |
+/// | `num_retries`      | 0; then `retry_algorithm` exponential, `retry_wait` 1 s, `retry_jitter` 0.3, `retry_on` every exception |
+/// | `limits`           | none                                                |
+///
+/// Every retry option has a second form that takes a listed method first
+/// (`num_retries(&W::fetch, 5)`): that method's own setting, over the pool-wide one.
 template <class W, bool Blocking = false>
 class worker_builder {
 public:
@@ -46,27 +142,27 @@ public:
                 "concurry: register the worker class with CONCURRY_WORKER or "
                 "CONCURRY_LOCAL_WORKER (in its namespace, after the class)");
 
-  /// Where the workers run. Setting it also resets `max_workers` to the mode's default unless
-  /// it was set explicitly.
+  /// Where the workers run.
   [[nodiscard]] worker_builder mode(concurry::mode m) const {
     auto b = *this;
-    b.spec_.mode = m;
+    b.s_.mode = m;
     return b;
   }
   /// As above, by name ("sync", "thread", ...); throws `config_error` for an unknown name.
   [[nodiscard]] worker_builder mode(std::string_view name) const { return mode(parse_mode(name)); }
 
   /// The number of workers of the pool. sync mode allows only 1; thread pools need at least 1.
+  /// For on-demand pools: how many workers may be alive at once (0: one per core).
   [[nodiscard]] worker_builder max_workers(std::size_t n) const {
     auto b = *this;
-    b.max_workers_ = n;
+    b.s_.max_workers = n;
     return b;
   }
 
   /// How calls are spread over workers.
   [[nodiscard]] worker_builder load_balancing(concurry::load_balancing lb) const {
     auto b = *this;
-    b.spec_.load_balancing = lb;
+    b.s_.load_balancing = lb;
     return b;
   }
   /// As above, by name ("rr", "active", ...); throws `config_error` for an unknown name.
@@ -78,10 +174,144 @@ public:
   template <class Rep, class Period>
   [[nodiscard]] worker_builder stop_timeout(std::chrono::duration<Rep, Period> t) const {
     auto b = *this;
-    b.spec_.stop_timeout = detail::saturated_ns(t);
-    if (b.spec_.stop_timeout.count() < 0)
+    b.s_.stop_timeout = detail::saturated_ns(t);
+    if (b.s_.stop_timeout->count() < 0)
       throw config_error{"stop_timeout must not be negative"};
     return b;
+  }
+
+  /// At most `n` calls in flight per worker (back-pressure); `std::nullopt` for no cap. Calls
+  /// beyond it wait in order inside the runtime, bound to the worker chosen for them, and go
+  /// out as earlier ones finish; making a call never blocks. A call waiting for a retry keeps
+  /// its place. Throws `config_error` for 0.
+  [[nodiscard]] worker_builder max_queued_tasks(std::optional<std::size_t> n) const {
+    if (n && *n == 0)
+      throw config_error{"max_queued_tasks must be at least 1 (or std::nullopt for no cap)"};
+    auto b = *this;
+    b.s_.max_queued_tasks = n.value_or(0);
+    return b;
+  }
+
+  /// Each call gets a fresh worker, built for it and stopped once its result is delivered;
+  /// `max_workers` caps how many live at once, and calls beyond the cap wait in order inside
+  /// the runtime. Statistics report the `random` balancer unless another was set. Not in sync
+  /// mode (`init` throws `config_error`).
+  [[nodiscard]] worker_builder on_demand(bool yes = true) const {
+    auto b = *this;
+    b.s_.on_demand = yes;
+    return b;
+  }
+
+  /// The clock the pool's retry backoffs wait on (a `manual_clock` runs them on virtual time).
+  /// The system clock unless set.
+  [[nodiscard]] worker_builder clock(std::shared_ptr<concurry::clock> c) const {
+    auto b = *this;
+    b.s_.clock = std::move(c);
+    return b;
+  }
+
+  /// Runs a failed call up to `n` more times.
+  [[nodiscard]] worker_builder num_retries(std::size_t n) const {
+    return with_all([&](auto& r) { r.num_retries = checked_retries(n); });
+  }
+  /// `num_retries` for one listed method.
+  template <class M>
+    requires std::is_member_function_pointer_v<M>
+  [[nodiscard]] worker_builder num_retries(M method, std::size_t n) const {
+    return with_method(method, [&](auto& r) { r.num_retries = checked_retries(n); });
+  }
+
+  /// The base wait before a retry, which `retry_algorithm` grows.
+  template <class Rep, class Period>
+  [[nodiscard]] worker_builder retry_wait(std::chrono::duration<Rep, Period> base) const {
+    return with_all([&](auto& r) { r.wait = checked_wait(base); });
+  }
+  /// `retry_wait` for one listed method.
+  template <class M, class Rep, class Period>
+    requires std::is_member_function_pointer_v<M>
+  [[nodiscard]] worker_builder retry_wait(M method,
+                                          std::chrono::duration<Rep, Period> base) const {
+    return with_method(method, [&](auto& r) { r.wait = checked_wait(base); });
+  }
+
+  /// How the wait grows from one retry to the next.
+  [[nodiscard]] worker_builder retry_algorithm(concurry::retry_algorithm a) const {
+    return with_all([&](auto& r) { r.algorithm = a; });
+  }
+  /// As above, by name ("linear", "exponential", "fibonacci").
+  [[nodiscard]] worker_builder retry_algorithm(std::string_view name) const {
+    return retry_algorithm(parse_retry_algorithm(name));
+  }
+  /// `retry_algorithm` for one listed method.
+  template <class M>
+    requires std::is_member_function_pointer_v<M>
+  [[nodiscard]] worker_builder retry_algorithm(M method, concurry::retry_algorithm a) const {
+    return with_method(method, [&](auto& r) { r.algorithm = a; });
+  }
+
+  /// 0 for exact waits; anything up to 1 draws each wait uniformly between 0 and the computed
+  /// one. Throws `config_error` outside [0, 1].
+  [[nodiscard]] worker_builder retry_jitter(double j) const {
+    return with_all([&](auto& r) { r.jitter = checked_jitter(j); });
+  }
+  /// `retry_jitter` for one listed method.
+  template <class M>
+    requires std::is_member_function_pointer_v<M>
+  [[nodiscard]] worker_builder retry_jitter(M method, double j) const {
+    return with_method(method, [&](auto& r) { r.jitter = checked_jitter(j); });
+  }
+
+  /// Retries only exceptions of these types (or types derived from them); others fail at once.
+  template <class... E>
+    requires(sizeof...(E) > 0)
+  [[nodiscard]] worker_builder retry_on() const {
+    return with_all([&](auto& r) { r.retry_on = std::vector{type_filter<E...>()}; });
+  }
+  /// `retry_on<E...>()` for one listed method.
+  template <class... E, class M>
+    requires(sizeof...(E) > 0 && std::is_member_function_pointer_v<M>)
+  [[nodiscard]] worker_builder retry_on(M method) const {
+    return with_method(method, [&](auto& r) { r.retry_on = std::vector{type_filter<E...>()}; });
+  }
+  /// Retries when `filter(context)` returns true; it sees the exception (`context.exception`,
+  /// `context.exception_as<E>()`), the method name, the attempt number and the time elapsed.
+  /// A filter that throws counts as false.
+  template <class F>
+    requires std::is_invocable_r_v<bool, const F&, const retry_context&>
+  [[nodiscard]] worker_builder retry_on(F filter) const {
+    return with_all([&](auto& r) { r.retry_on = std::vector<retry_filter>{filter}; });
+  }
+  /// `retry_on(filter)` for one listed method.
+  template <class M, class F>
+    requires(std::is_member_function_pointer_v<M> &&
+             std::is_invocable_r_v<bool, const F&, const retry_context&>)
+  [[nodiscard]] worker_builder retry_on(M method, F filter) const {
+    return with_method(method, [&](auto& r) { r.retry_on = std::vector<retry_filter>{filter}; });
+  }
+
+  /// Validators of a result: `f(result)` or `f(result, context)` returning bool. A result
+  /// that fails one counts as a failed attempt; when the last attempt fails, the call fails
+  /// with `retry_validation_error` holding every attempt's result. Pool-wide validators apply
+  /// to each listed method whose result type they accept (constrain a generic lambda that
+  /// does not fit them all); at least one must fit.
+  template <class... F>
+    requires(sizeof...(F) > 0)
+  [[nodiscard]] worker_builder retry_until(F... validators) const {
+    static_assert((detail::validates_some_method<W, F>() && ...),
+                  "concurry: a retry_until validator accepts the result of no listed method");
+    return with_all([&](auto& r) { r.until = makers(validators...); });
+  }
+  /// Validators for one listed method's result.
+  template <class M, class... F>
+    requires(std::is_member_function_pointer_v<M> && sizeof...(F) > 0)
+  [[nodiscard]] worker_builder retry_until(M method, F... validators) const {
+    using R = std::decay_t<typename detail::member_fn<M>::result_type>;
+    static_assert(!std::is_void_v<R>, "concurry: a void method has no result to validate");
+    static_assert(((std::is_invocable_r_v<bool, const F&, const R&, const retry_context&> ||
+                    std::is_invocable_r_v<bool, const F&, const R&>)&&...),
+                  "concurry: a retry_until validator must take the method's result (and "
+                  "optionally a const retry_context&) and return bool");
+    return with_method(method, [&](auto& r) { r.until = makers(validators...); });
   }
 
   /// Limits shared by every worker of the pool: one limit set, on the system clock, that every
@@ -103,7 +333,7 @@ public:
   /// A limit pool shared by the pool's workers; each worker's round robin starts at its index.
   [[nodiscard]] worker_builder limits(limit_pool shared) const {
     auto b = *this;
-    b.limits_ = [shared](std::size_t n) {
+    b.s_.limits = [shared](std::size_t n) {
       std::vector<limit_pool> each;
       for (std::size_t i = 0; i < n; ++i)
         each.push_back(shared.for_worker(i));
@@ -118,7 +348,7 @@ public:
   /// Limits of which every worker gets its own copy, with its own budget.
   [[nodiscard]] worker_builder limits(per_worker own) const {
     auto b = *this;
-    b.limits_ = [template_set = limit_set{std::move(own.limits)}](std::size_t n) {
+    b.s_.limits = [template_set = limit_set{std::move(own.limits)}](std::size_t n) {
       std::vector<limit_pool> each;
       std::vector<limit_set> sets;
       for (std::size_t i = 0; i < n; ++i) {
@@ -133,27 +363,37 @@ public:
   /// The same options for a pool whose calls wait and return values directly.
   [[nodiscard]] worker_builder<W, true> blocking() const {
     worker_builder<W, true> b;
-    b.spec_ = spec_;
-    b.max_workers_ = max_workers_;
-    b.limits_ = limits_;
+    b.s_ = s_;
     return b;
   }
 
   /// Creates the pool, building each worker on its own thread from a copy of `args` (the
   /// constructor arguments named in the registration). Throws `config_error` for options the
-  /// mode does not allow, and rethrows the exception of a worker constructor that threw.
+  /// mode does not allow, and rethrows the exception of a worker constructor that threw. An
+  /// on-demand pool builds no worker here: each call's worker is built for it, and a
+  /// constructor's exception fails that call.
   template <class... A>
   [[nodiscard]] basic_pool<W, Blocking> init(A&&... args) const {
     using D = detail::descriptor_of<W>;
     using ctor = typename detail::constructor_args<typename D::constructor>::type;
     static_assert(std::tuple_size_v<ctor> == sizeof...(A),
                   "init() takes the constructor arguments named in the worker's registration");
-    auto spec = spec_;
+    auto defaults = config()[s_.mode];
+    detail::pool_spec spec;
+    spec.mode = s_.mode;
     spec.worker_name = D::name;
     spec.local_only = D::local_only;
-    spec.max_workers = max_workers_.value_or(default_max_workers(spec.mode));
-    if (limits_)
-      std::tie(spec.worker_limits, spec.limit_sets) = limits_(spec.max_workers);
+    spec.on_demand = s_.on_demand;
+    spec.max_workers = s_.max_workers.value_or(s_.on_demand ? 0 : defaults.max_workers);
+    spec.load_balancing = s_.load_balancing.value_or(
+        s_.on_demand ? defaults.on_demand_load_balancing : defaults.load_balancing);
+    spec.stop_timeout = s_.stop_timeout.value_or(defaults.stop_timeout);
+    spec.max_queued_tasks = s_.max_queued_tasks.value_or(defaults.max_queued_tasks);
+    spec.clock = s_.clock;
+    spec.retry_plans = retry_plans(defaults.retry);
+    if (s_.limits)
+      std::tie(spec.worker_limits, spec.limit_sets) =
+          s_.limits(std::max<std::size_t>(spec.max_workers, 1));
     auto shared_args = std::make_shared<const ctor>(std::forward<A>(args)...);
     detail::worker_factory factory = [shared_args]() -> std::unique_ptr<worker_base> {
       return std::apply([](const auto&... a) { return std::make_unique<W>(a...); }, *shared_args);
@@ -165,10 +405,97 @@ private:
   template <class, bool>
   friend class worker_builder;
 
-  detail::pool_spec spec_;
-  std::optional<std::size_t> max_workers_;
-  // Makes each worker's limits (and the distinct sets) for a pool of n workers.
-  std::function<std::pair<std::vector<limit_pool>, std::vector<limit_set>>(std::size_t n)> limits_;
+  template <class Change>
+  worker_builder with_all(Change change) const {
+    auto b = *this;
+    change(b.s_.retry_all);
+    return b;
+  }
+
+  template <class M, class Change>
+  worker_builder with_method(M method, Change change) const {
+    auto index = detail::method_index_of<W>(method, detail::unlisted_method);
+    if (index == detail::unlisted_method)
+      throw config_error{std::string{"a method given its own retry settings must be listed in "
+                                     "the registration of "} +
+                         detail::descriptor_of<W>::name};
+    auto b = *this;
+    change(b.s_.retry_per_method[index]);
+    return b;
+  }
+
+  static std::size_t checked_retries(std::size_t n) {
+    if (n > 1'000'000)
+      throw config_error{"num_retries must be at most 1000000, not " + std::to_string(n)};
+    return n;
+  }
+  template <class Rep, class Period>
+  static std::chrono::nanoseconds checked_wait(std::chrono::duration<Rep, Period> d) {
+    auto ns = detail::saturated_ns(d);
+    if (ns.count() < 0)
+      throw config_error{"retry_wait must not be negative"};
+    return ns;
+  }
+  static double checked_jitter(double j) {
+    if (!(j >= 0.0 && j <= 1.0))
+      throw config_error{"retry_jitter must be between 0 and 1, not " + std::to_string(j)};
+    return j;
+  }
+  template <class... E>
+  static retry_filter type_filter() {
+    return exception_type_filter<E...>{};
+  }
+  template <class... F>
+  static std::vector<std::function<detail::result_validator(std::uint32_t)>> makers(F... fs) {
+    return {[f = std::move(fs)](std::uint32_t index) { return detail::validator_for<W>(f, index); }...};
+  }
+
+  // One plan per listed method and one for the rest; empty when no call of the pool retries.
+  std::vector<std::shared_ptr<const detail::retry_plan>>
+  retry_plans(const retry_defaults& defaults) const {
+    using D = detail::descriptor_of<W>;
+    auto names = D::method_names();
+    auto n = static_cast<std::uint32_t>(names.size());
+    std::vector<std::shared_ptr<const detail::retry_plan>> plans(n + 1);
+    bool any = false;
+    for (std::uint32_t i = 0; i <= n; ++i) {
+      auto own = s_.retry_per_method.find(i);
+      const detail::retry_overrides* mine =
+          own == s_.retry_per_method.end() ? nullptr : &own->second;
+      auto pick = [&](auto field, auto fallback) {
+        if (mine && mine->*field)
+          return *(mine->*field);
+        if (s_.retry_all.*field)
+          return *(s_.retry_all.*field);
+        return fallback;
+      };
+      auto plan = std::make_shared<detail::retry_plan>();
+      plan->worker_name = D::name;
+      plan->method_name = i < n ? std::string{names[i]} : std::string{"(unlisted method)"};
+      plan->max_attempts =
+          static_cast<std::uint32_t>(pick(&detail::retry_overrides::num_retries,
+                                          defaults.num_retries)) +
+          1;
+      plan->algorithm = pick(&detail::retry_overrides::algorithm, defaults.algorithm);
+      plan->wait = pick(&detail::retry_overrides::wait, defaults.wait);
+      plan->jitter = pick(&detail::retry_overrides::jitter, defaults.jitter);
+      plan->retry_on = pick(&detail::retry_overrides::retry_on, std::vector<retry_filter>{});
+      for (auto& make : pick(&detail::retry_overrides::until,
+                             std::vector<std::function<detail::result_validator(std::uint32_t)>>{}))
+        if (auto v = make(i))
+          plan->until.push_back(std::move(v));
+      plan->clock = s_.clock ? s_.clock : system_clock();
+      if (plan->max_attempts > 1 || !plan->until.empty()) {
+        plans[i] = std::move(plan);
+        any = true;
+      }
+    }
+    if (!any)
+      plans.clear();
+    return plans;
+  }
+
+  detail::builder_settings s_;
 };
 
 template <class Self>

@@ -233,7 +233,9 @@ private:
     static_assert((std::is_constructible_v<std::decay_t<P>, A&&> && ...),
                   "an argument does not convert to the method's parameter type");
     using args_t = std::tuple<std::decay_t<P>...>;
-    return new detail::call_op<R, W, M, args_t>(method, std::forward<A>(args)...);
+    auto* op = new detail::call_op<R, W, M, args_t>(method, std::forward<A>(args)...);
+    op->method_index = detail::method_index_of<W>(method, detail::unlisted_method);
+    return op;
   }
 };
 

@@ -19,6 +19,7 @@
 #include <concurry/worker.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -96,6 +97,26 @@ constexpr bool check_worker() {
                   "the worker with CONCURRY_LOCAL_WORKER (sync and thread modes only)");
   }
   return true;
+}
+
+/// The position of `m` among the methods listed in W's registration, or `unlisted` when it is
+/// not listed.
+template <class W, class M>
+std::uint32_t method_index_of(M m, std::uint32_t unlisted) noexcept {
+  std::uint32_t found = unlisted;
+  std::uint32_t i = 0;
+  std::apply(
+      [&](auto... listed) {
+        auto visit = [&](auto candidate) {
+          if constexpr (std::is_same_v<decltype(candidate), M>)
+            if (found == unlisted && candidate == m)
+              found = i;
+          ++i;
+        };
+        (visit(listed), ...);
+      },
+      descriptor_of<W>::methods());
+  return found;
 }
 
 /// Adds a type to the registry; called once per registration during static initialisation.

@@ -32,6 +32,7 @@ struct pool_stats {
   bool on_demand = false;                       ///< true for a pool of on-demand workers
   std::size_t on_demand_active = 0;             ///< on-demand workers alive now
   bool stopped = false;                         ///< true once the pool was stopped
+  std::size_t max_queued_tasks = 0;             ///< calls in flight per worker at most; 0: no cap
   load_balancer_stats load_balancer;            ///< the load balancer's figures
   std::vector<limit_set_stats> limits;          ///< one per limit set (shared sets once)
 };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/worker_body.hpp"
+#include "runtime/internal/retry_service.hpp"
 
 #include <concurry/detail/call.hpp>
 #include <concurry/detail/pool_core.hpp>
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -40,7 +42,7 @@ private:
   // A node that is never a call; it keeps the queue non-empty for the algorithm.
   struct sentinel_node final : detail::call_node {
     detail::future_state_base& state() noexcept override;
-    bool execute(worker_base&) noexcept override { return false; }
+    detail::run_result execute(worker_base&) noexcept override { return detail::run_result::lost; }
     std::uint32_t stored_status() const noexcept override { return 0; }
   };
 
@@ -49,13 +51,27 @@ private:
   sentinel_node sentinel_;
 };
 
+/// What a worker thread is made with.
+struct runner_options {
+  detail::worker_context context;
+  std::string worker_name;
+  /// Identifies the pool, for owner_of_this_thread().
+  const void* owner = nullptr;
+  /// The pool's retry service; null when no method of the pool retries.
+  std::shared_ptr<retry_service> retries;
+  /// The most calls in flight on this worker (max_queued_tasks); 0 for no cap. Calls beyond it
+  /// wait here, in order, and go out as earlier ones finish.
+  std::size_t max_in_flight = 0;
+  /// Runs on the worker's thread once the worker object is destroyed (not when abandoned).
+  std::function<void()> on_ended;
+};
+
 /// One worker thread. Created by the pool, owned jointly by the pool, its worker actor and the
 /// thread itself (so an abandoned thread keeps what it uses alive).
 class worker_runner final : public actors::worker_body,
                             public std::enable_shared_from_this<worker_runner> {
 public:
-  /// `owner` identifies the pool, for owner_of_this_thread().
-  worker_runner(detail::worker_context context, std::string worker_name, const void* owner);
+  explicit worker_runner(runner_options options);
 
   /// The pool whose worker runs on this thread; null on any other thread.
   static const void* owner_of_this_thread() noexcept;
@@ -64,10 +80,17 @@ public:
   /// Starts the thread and builds the worker object on it; rethrows the constructor's exception.
   void start(const detail::worker_factory& factory);
 
-  /// Hot path: counts the call as dispatched and queues it.
+  /// Starts the thread without waiting for the worker object: calls dispatched before or after
+  /// run once it is built, or fail with the constructor's exception.
+  void start_detached(detail::worker_factory factory);
+
+  /// Hot path: counts the call as dispatched and queues it (or, at the in-flight cap, parks it).
   void dispatch(detail::call_node& call) noexcept {
     dispatched_.fetch_add(1, std::memory_order_relaxed);
-    enqueue(call);
+    if (options_.max_in_flight == 0)
+      enqueue(call);
+    else
+      admit(call);
   }
 
   [[nodiscard]] std::uint64_t active_calls() const noexcept {
@@ -85,18 +108,23 @@ public:
   [[nodiscard]] actors::worker_counters counters() const noexcept override;
 
 private:
-  void run(const detail::worker_factory* factory, std::exception_ptr* ctor_error);
+  void build(const detail::worker_factory& factory, std::exception_ptr* ctor_error);
+  void serve() noexcept;
   detail::call_node* take() noexcept;
   void execute(detail::call_node& call) noexcept;
+  void admit(detail::call_node& call) noexcept;
+  /// Counts a call as ended and lets a parked one go out.
+  void call_ended() noexcept;
+  /// A call whose retry the pool gave up on (it stopped during the backoff).
+  void give_up(detail::call_node& call) noexcept;
+  [[nodiscard]] bool idle() const noexcept { return active_calls() == 0; }
   void wake() noexcept;
   void fail_queued_locked() noexcept;
   void exit_thread() noexcept;
   std::exception_ptr stopped_error() const;
 
+  const runner_options options_;
   const std::size_t index_;
-  const detail::worker_context context_;
-  const std::string worker_name_;
-  const void* const owner_;
 
   // Written by callers, read by statistics.
   alignas(64) std::atomic<std::uint64_t> dispatched_{0};
@@ -117,6 +145,13 @@ private:
   bool exited_ = false;
   std::function<void()> on_exit_;
   std::unique_ptr<worker_base> worker_;
+  // Set when the constructor threw; queued calls fail with it.
+  std::exception_ptr ctor_error_;
+
+  // Back-pressure: calls admitted and in flight, and those parked behind the cap.
+  std::mutex admit_mutex_;
+  std::size_t in_flight_ = 0;
+  std::deque<detail::call_node*> parked_;
 };
 
 } // namespace concurry::runtime_internal

@@ -2,97 +2,209 @@
 // that queues it on a worker. One allocation per call.
 #pragma once
 
+#include <concurry/clock.hpp>
 #include <concurry/detail/future_state.hpp>
 #include <concurry/detail/member_fn.hpp>
+#include <concurry/detail/retry_plan.hpp>
+#include <concurry/error.hpp>
 #include <concurry/worker.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <memory>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 namespace concurry::detail {
 
+/// The method index of a call whose method is not listed in the worker's registration.
+inline constexpr std::uint32_t unlisted_method = 0xffffffffu;
+
+/// How one attempt of a call ended.
+enum class run_result : std::uint8_t {
+  stored, ///< the result or exception is stored; publish it with stored_status()
+  lost,   ///< someone else completed the call meanwhile (a stop that gave up on it)
+  retry,  ///< the attempt failed and another is due after the backoff; nothing is stored
+};
+
 /// The untyped view of a call that pools and worker threads handle.
 class call_node {
 public:
   std::atomic<call_node*> next_call{nullptr}; ///< intrusive link of a worker's queue
 
+  /// The retry settings of the call's method, set by the pool before the first attempt; null
+  /// for a single attempt. Owned by the pool's retry service, which outlives every attempt.
+  const retry_plan* retry = nullptr;
+  /// The method among those listed in the registration, or `unlisted_method`.
+  std::uint32_t method_index = unlisted_method;
+  /// Attempts started so far.
+  std::uint32_t attempt = 0;
+  /// When the first attempt started, on the retry plan's clock (only with a plan).
+  clock::time_point started{};
+  /// Results that validators rejected, kept for retry_validation_error.
+  std::unique_ptr<retry_record> record;
+
   /// The future state of this call.
   virtual future_state_base& state() noexcept = 0;
 
-  /// Runs the method on `w` and stores the result or exception without publishing it. False
-  /// when someone else completed the call meanwhile (a stop that gave up on it).
-  virtual bool execute(worker_base& w) noexcept = 0;
+  /// Runs one attempt of the call on `w` and, unless another attempt is due, stores the result
+  /// or exception without publishing it.
+  virtual run_result execute(worker_base& w) noexcept = 0;
 
   /// The status execute() stored: status_done or status_failed.
   virtual std::uint32_t stored_status() const noexcept = 0;
+
+  /// True when the call can begin an attempt: the first one moves the future from pending to
+  /// running (false when it was cancelled); later ones find it running already.
+  bool begin_attempt() noexcept { return attempt > 0 || state().try_start(); }
 
 protected:
   ~call_node() = default;
 };
 
-/// A call of member function `M` on worker type `W` with decayed arguments `Args`.
-template <class R, class W, class M, class Args>
-class call_op final : public value_state<R>, public call_node {
+/// The typed half of every call: the future state of an `R` and how an attempt stores into it.
+template <class R>
+class result_call : public value_state<R>, public call_node {
 public:
-  template <class... A>
-  call_op(M method, A&&... args) : method_{method}, args_{std::forward<A>(args)...} {
+  result_call() noexcept {
     this->add_ref(); // one reference for the future, one for the queue
   }
 
   future_state_base& state() noexcept override { return *this; }
+  std::uint32_t stored_status() const noexcept override { return stored_; }
 
-  bool execute(worker_base& w) noexcept override {
+protected:
+  /// Takes the right to complete and stores `value...` (nothing for void).
+  template <class... V>
+  run_result finish_value(V&&... value) noexcept {
+    if (!this->claim())
+      return run_result::lost;
+    stored_ = status_done;
     try {
-      auto& self = static_cast<W&>(w);
-      if constexpr (std::is_void_v<R>) {
-        invoke(self,
-               static_cast<params*>(nullptr),
-               std::make_index_sequence<std::tuple_size_v<Args>>{});
-        if (!this->claim())
-          return false;
-      } else {
-        R r = invoke(self,
-                     static_cast<params*>(nullptr),
-                     std::make_index_sequence<std::tuple_size_v<Args>>{});
-        if (!this->claim())
-          return false;
-        stored_ = status_done;
-        try {
-          this->store(std::move(r));
-        } catch (...) {
-          this->error_ = std::current_exception();
-          stored_ = status_failed;
-        }
-        return true;
-      }
+      this->store(std::forward<V>(value)...);
     } catch (...) {
-      if (!this->claim())
-        return false;
       this->error_ = std::current_exception();
       stored_ = status_failed;
     }
-    return true;
+    return run_result::stored;
   }
 
-  std::uint32_t stored_status() const noexcept override { return stored_; }
+  /// Takes the right to complete and stores `e`.
+  run_result finish_failed(std::exception_ptr e) noexcept {
+    if (!this->claim())
+      return run_result::lost;
+    this->error_ = std::move(e);
+    stored_ = status_failed;
+    return run_result::stored;
+  }
+
+  /// Runs one attempt under `plan`: `attempt_fn()` computes the result from copies of the
+  /// arguments; the exception or the result is judged here, on the worker.
+  template <class Attempt>
+  run_result attempt_with(const retry_plan& plan, Attempt attempt_fn) noexcept {
+    try {
+      if (this->attempt == 1)
+        this->started = plan.clock->now();
+      if constexpr (std::is_void_v<R>) {
+        attempt_fn();
+        return finish_value();
+      } else {
+        R r = attempt_fn();
+        if (plan.until.empty())
+          return finish_value(std::move(r));
+        auto why = plan.rejects(&r, plan.context(this->attempt, this->started, nullptr));
+        if (why.empty())
+          return finish_value(std::move(r));
+        if (!this->record)
+          this->record = std::make_unique<retry_record>();
+        this->record->results.emplace_back(std::move(r));
+        this->record->reasons.push_back(std::move(why));
+        if (this->attempt < plan.max_attempts)
+          return run_result::retry;
+        auto done = std::move(this->record);
+        return finish_failed(std::make_exception_ptr(retry_validation_error{
+            plan.method_name, std::move(done->results), std::move(done->reasons)}));
+      }
+    } catch (...) {
+      auto e = std::current_exception();
+      if (this->attempt < plan.max_attempts &&
+          plan.retries_exception(plan.context(this->attempt, this->started, e)))
+        return run_result::retry;
+      return finish_failed(std::move(e));
+    }
+  }
+
+private:
+  std::uint32_t stored_ = status_done;
+};
+
+/// A copy of a stored argument, passed as parameter type `P` asks: a const reference to the
+/// stored value, or a fresh copy for a by-value or rvalue parameter (so a later attempt still
+/// sees the original).
+template <class P, class A>
+decltype(auto) argument_copy(const A& a) {
+  if constexpr (std::is_lvalue_reference_v<P>)
+    return static_cast<P>(a);
+  else
+    return std::decay_t<P>(a);
+}
+
+/// A call of member function `M` on worker type `W` with decayed arguments `Args`.
+template <class R, class W, class M, class Args>
+class call_op final : public result_call<R> {
+public:
+  template <class... A>
+  call_op(M method, A&&... args) : method_{method}, args_{std::forward<A>(args)...} {}
+
+  run_result execute(worker_base& w) noexcept override {
+    ++this->attempt;
+    auto& self = static_cast<W&>(w);
+    constexpr auto all = std::make_index_sequence<std::tuple_size_v<Args>>{};
+    if (this->retry) {
+      if constexpr (copyable_args)
+        return this->attempt_with(*this->retry, [&] { return invoke_copy(self, params_tag, all); });
+      else
+        return this->finish_failed(std::make_exception_ptr(config_error{
+            "retries need copyable arguments: " + this->retry->method_name +
+            " takes an argument that cannot be copied, so the call cannot run again"}));
+    }
+    try {
+      if constexpr (std::is_void_v<R>) {
+        invoke(self, params_tag, all);
+        return this->finish_value();
+      } else {
+        return this->finish_value(invoke(self, params_tag, all));
+      }
+    } catch (...) {
+      return this->finish_failed(std::current_exception());
+    }
+  }
 
 private:
   using params = typename member_fn<M>::args;
+  static constexpr params* params_tag = nullptr;
+  static constexpr bool copyable_args = []<class... T>(std::tuple<T...>*) {
+    return (std::is_copy_constructible_v<T> && ...);
+  }(static_cast<Args*>(nullptr));
 
   // Each stored argument goes in as the parameter asks: moved into a by-value or rvalue
-  // parameter, as an lvalue into a reference parameter. The call owns its arguments and runs once.
+  // parameter, as an lvalue into a reference parameter. A call without retries runs once.
   template <class... P, std::size_t... I>
   R invoke(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
     return (self.*method_)(static_cast<P&&>(std::get<I>(args_))...);
   }
 
+  // With retries every attempt gets copies, so the stored arguments stay intact.
+  template <class... P, std::size_t... I>
+  R invoke_copy(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
+    return (self.*method_)(argument_copy<P>(std::get<I>(args_))...);
+  }
+
   M method_;
   Args args_;
-  std::uint32_t stored_ = status_done;
 };
 
 } // namespace concurry::detail

@@ -2,7 +2,9 @@
 // runtime library, so that no CAF header reaches user code.
 #pragma once
 
+#include <concurry/clock.hpp>
 #include <concurry/detail/call.hpp>
+#include <concurry/detail/retry_plan.hpp>
 #include <concurry/limits.hpp>
 #include <concurry/mode.hpp>
 #include <concurry/stats.hpp>
@@ -29,6 +31,15 @@ struct pool_spec {
   std::vector<limit_pool> worker_limits;
   /// Every distinct limit set of the pool, for statistics.
   std::vector<limit_set> limit_sets;
+  /// The retry plan of each registered method (null: one attempt), then one for the rest;
+  /// empty when nothing retries.
+  std::vector<std::shared_ptr<const retry_plan>> retry_plans;
+  /// The clock of retry backoffs; null for the system clock.
+  std::shared_ptr<concurry::clock> clock;
+  /// The most calls in flight per worker; 0 for no cap.
+  std::size_t max_queued_tasks = 0;
+  /// A fresh worker per call, at most `max_workers` alive at once.
+  bool on_demand = false;
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.

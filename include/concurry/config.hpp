@@ -1,0 +1,100 @@
+// Global configuration: the defaults every pool, limit and retry starts from, per mode, in one
+// process-wide object that can be read, replaced, and overridden for a scope:
+//
+//     {
+//       concurry::config_override more{[](concurry::configuration& c) {
+//         c.thread.max_workers = 8;
+//         c.thread.retry.num_retries = 3;
+//       }};
+//       auto pool = fetcher::options().init();   // 8 workers, 3 retries
+//     }                                          // the previous defaults are back
+//
+// Options given to a builder win over these defaults; defaults are read when `init()` runs
+// (and when a rate or call limit is made without an algorithm).
+#pragma once
+
+#include <concurry/limits.hpp>
+#include <concurry/mode.hpp>
+#include <concurry/retry.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+
+namespace concurry {
+
+/// The retry settings a pool starts from.
+struct retry_defaults {
+  std::size_t num_retries = 0;                             ///< attempts = num_retries + 1
+  retry_algorithm algorithm = retry_algorithm::exponential; ///< how waits grow
+  std::chrono::nanoseconds wait = std::chrono::seconds{1};  ///< the base wait
+  double jitter = 0.3; ///< 0: exact waits; otherwise uniform in [0, computed wait]
+};
+
+/// The defaults of one mode.
+struct mode_defaults {
+  /// Workers of a pool (for on-demand pools: live workers at most, 0 meaning one per core).
+  std::size_t max_workers = 1;
+  /// How long a stop lets calls in flight run.
+  std::chrono::nanoseconds stop_timeout = std::chrono::seconds{30};
+  /// Calls in flight per worker at most; 0 for no cap.
+  std::size_t max_queued_tasks = 0;
+  /// The balancer of persistent pools.
+  concurry::load_balancing load_balancing = concurry::load_balancing::round_robin;
+  /// The balancer on-demand pools report.
+  concurry::load_balancing on_demand_load_balancing = concurry::load_balancing::random;
+  /// Retry settings.
+  retry_defaults retry;
+};
+
+/// Every default of the library. Plain data: change a copy, then `set_config` it.
+struct configuration {
+  mode_defaults sync;    ///< sync mode: max_workers 1
+  mode_defaults asyncio; ///< asyncio mode: max_workers 1
+  mode_defaults thread;  ///< thread mode: max_workers 24
+  mode_defaults process; ///< process mode: max_workers 4, max_queued_tasks 100
+  mode_defaults cluster; ///< cluster mode: max_workers 0, max_queued_tasks 3
+  /// The algorithm of rate and call limits made without one (limits are made before any pool,
+  /// and one set may serve pools of several modes, so this default is not per mode).
+  rate_algorithm rate_limit_algorithm = rate_algorithm::sliding_window;
+
+  /// The defaults of mode `m`.
+  [[nodiscard]] mode_defaults& operator[](concurry::mode m) noexcept;
+  /// The defaults of mode `m`.
+  [[nodiscard]] const mode_defaults& operator[](concurry::mode m) const noexcept;
+
+  /// Applies `change` to the defaults of every mode.
+  void for_each_mode(const std::function<void(mode_defaults&)>& change);
+};
+
+/// The library's own defaults, as the Python library has them (thread max_workers 24 as its
+/// guide says).
+[[nodiscard]] configuration library_defaults();
+
+/// A copy of the current defaults. Thread-safe.
+[[nodiscard]] configuration config();
+
+/// Replaces the defaults after checking every field; throws `config_error` naming the first
+/// invalid field (and changes nothing). Thread-safe; pools already built keep their settings.
+void set_config(const configuration& c);
+
+/// Restores `library_defaults()`.
+void reset_config();
+
+/// Changes the defaults for the life of this object, then restores the ones it found. Nests;
+/// restores even while an exception unwinds. Not isolated between threads: the defaults are
+/// process-wide.
+class config_override {
+public:
+  /// Applies `change` to a copy of the current defaults and sets it; throws `config_error`
+  /// (changing nothing) when the result is invalid.
+  explicit config_override(const std::function<void(configuration&)>& change);
+  ~config_override();
+  config_override(const config_override&) = delete;
+  config_override& operator=(const config_override&) = delete;
+
+private:
+  configuration saved_;
+};
+
+} // namespace concurry
