@@ -21,6 +21,8 @@
 ///   concurry::retry_validation_error.
 /// - concurry::configuration (config.hpp): the defaults of every mode, with
 ///   concurry::config_override for a scope.
+/// - concurry::task_worker (task.hpp): pools that run free functions with `submit` and `map`;
+///   concurry::make_task binds a function to one.
 /// - concurry::pool_stats: what `stats()` returns; concurry::error: the base of every exception
 ///   concurry throws.
 #pragma once
@@ -37,6 +39,7 @@
 #include <concurry/retry.hpp>
 #include <concurry/runtime.hpp>
 #include <concurry/stats.hpp>
+#include <concurry/task.hpp>
 #include <concurry/transfer.hpp>
 #include <concurry/version.hpp>
 #include <concurry/wait.hpp>

@@ -101,6 +101,16 @@ constexpr bool validates_some_method() {
       descriptor_of<W>::methods());
 }
 
+/// The name retries report for calls of methods not listed in W's registration (a worker
+/// class may name them with a static `concurry_unlisted_methods`, as task workers do).
+template <class W>
+std::string unlisted_method_name() {
+  if constexpr (requires { W::concurry_unlisted_methods; })
+    return W::concurry_unlisted_methods;
+  else
+    return "(unlisted method)";
+}
+
 /// Everything a builder holds; copied whole by `blocking()`.
 struct builder_settings {
   concurry::mode mode = concurry::mode::thread;
@@ -471,7 +481,7 @@ private:
       };
       auto plan = std::make_shared<detail::retry_plan>();
       plan->worker_name = D::name;
-      plan->method_name = i < n ? std::string{names[i]} : std::string{"(unlisted method)"};
+      plan->method_name = i < n ? std::string{names[i]} : detail::unlisted_method_name<W>();
       plan->max_attempts =
           static_cast<std::uint32_t>(pick(&detail::retry_overrides::num_retries,
                                           defaults.num_retries)) +

@@ -14,7 +14,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <ranges>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -22,6 +24,8 @@
 #include <vector>
 
 namespace concurry {
+
+class task_worker;
 
 namespace detail {
 [[noreturn]] void throw_no_pool();
@@ -95,6 +99,66 @@ public:
     } else {
       std::vector<R> values;
       values.reserve(n);
+      for (auto& f : futures)
+        values.push_back(f.result());
+      return values;
+    }
+  }
+
+  /// On a pool of task workers (task.hpp): runs `fn(args...)` on a worker the load balancer
+  /// picks. The function and the arguments are copied (or moved) into the call; a reference
+  /// result is returned as a copy. Returns a future of the result (with a blocking pool, the
+  /// result). Retries use the pool-wide settings, under the method name "submit".
+  template <class F, class... A>
+    requires(std::is_base_of_v<task_worker, W> &&
+             std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>...>)
+  auto submit(F&& fn, A&&... args) const {
+    using R = std::decay_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>...>>;
+    static_assert(std::is_void_v<R> || std::is_copy_constructible_v<R>,
+                  "concurry: a task's result must be copyable (futures hand out copies)");
+    if (!core_)
+      detail::throw_no_pool();
+    auto* op = new detail::task_op<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>(
+        std::forward<F>(fn), std::forward<A>(args)...);
+    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
+    detail::dispatch(*core_, *op);
+    if constexpr (Blocking)
+      return f.result();
+    else
+      return f;
+  }
+
+  /// On a pool of task workers: `fn` applied to the elements of `ranges` taken together (the
+  /// first of each, then the second of each, ...; the shortest range ends it), each application
+  /// a call of its own, spread over the workers by the load balancer. Returns the futures in
+  /// input order (with a blocking pool, the results, or nothing for void).
+  template <class F, class... Ranges>
+    requires(std::is_base_of_v<task_worker, W> && sizeof...(Ranges) > 0)
+  auto map(const F& fn, const Ranges&... ranges) const {
+    using R = std::decay_t<
+        std::invoke_result_t<const F&, std::ranges::range_value_t<const Ranges&>...>>;
+    basic_handle<W, false> async{checked()};
+    std::vector<future<R>> futures;
+    auto iterators = std::tuple{std::ranges::begin(ranges)...};
+    auto ends = std::tuple{std::ranges::end(ranges)...};
+    auto any_at_end = [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((std::get<I>(iterators) == std::get<I>(ends)) || ...);
+    };
+    constexpr auto all = std::index_sequence_for<Ranges...>{};
+    while (!any_at_end(all)) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        futures.push_back(async.submit(fn, *std::get<I>(iterators)...));
+        (++std::get<I>(iterators), ...);
+      }(all);
+    }
+    if constexpr (!Blocking) {
+      return futures;
+    } else if constexpr (std::is_void_v<R>) {
+      for (auto& f : futures)
+        f.result();
+    } else {
+      std::vector<R> values;
+      values.reserve(futures.size());
       for (auto& f : futures)
         values.push_back(f.result());
       return values;

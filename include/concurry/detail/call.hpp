@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -204,6 +205,51 @@ private:
   }
 
   M method_;
+  Args args_;
+};
+
+/// A call of a free function `F` with decayed arguments `Args`, run on a task worker (which the
+/// function does not see).
+template <class R, class F, class Args>
+class task_op final : public result_call<R> {
+public:
+  template <class G, class... A>
+  explicit task_op(G&& fn, A&&... args)
+      : fn_{std::forward<G>(fn)}, args_{std::forward<A>(args)...} {}
+
+  run_result execute(worker_base&) noexcept override {
+    ++this->attempt;
+    if (this->retry) {
+      if constexpr (std::is_copy_constructible_v<Args>)
+        return this->attempt_with(*this->retry, [&]() -> R {
+          return std::apply([&](const auto&... a) -> R { return std::invoke(fn_, auto_copy(a)...); },
+                            args_);
+        });
+      else
+        return this->finish_failed(std::make_exception_ptr(config_error{
+            "retries need copyable arguments: a submitted function takes an argument that "
+            "cannot be copied, so the call cannot run again"}));
+    }
+    try {
+      if constexpr (std::is_void_v<R>) {
+        std::apply([&](auto&... a) { std::invoke(fn_, std::move(a)...); }, args_);
+        return this->finish_value();
+      } else {
+        return this->finish_value(
+            std::apply([&](auto&... a) -> R { return std::invoke(fn_, std::move(a)...); }, args_));
+      }
+    } catch (...) {
+      return this->finish_failed(std::current_exception());
+    }
+  }
+
+private:
+  template <class T>
+  static T auto_copy(const T& t) {
+    return t;
+  }
+
+  F fn_;
   Args args_;
 };
 
