@@ -483,6 +483,10 @@ void stop(pool_core& pool, std::chrono::nanoseconds timeout) {
   pool.stop(timeout);
 }
 
+bool unwraps_futures(const pool_core& pool) noexcept {
+  return pool.spec().unwrap_futures;
+}
+
 std::chrono::nanoseconds stop_timeout(const pool_core& pool) noexcept {
   return pool.spec().stop_timeout;
 }

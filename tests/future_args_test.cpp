@@ -99,3 +99,26 @@ TEST_CASE("a pipeline of three pools passes futures along") {
     stage.push_back(second.call(&consumer::add, first.call(&sleeper::checked_double, i), 1));
   CHECK(third.call(&consumer::sum, stage) == 2 * 45 + 10);
 }
+
+TEST_CASE("with unwrap_futures(false) the call goes out at once and the worker waits") {
+  auto upstream = gate::options().max_workers(1).init();
+  auto downstream = consumer::options().max_workers(2).unwrap_futures(false).init();
+  std::latch started{1};
+  std::latch release{1};
+  auto held = upstream.call(&gate::hold, &started, &release);
+  auto later = downstream.call(&consumer::add, held, 5);
+  started.wait();
+  // Dispatched already: the worker it went to is busy waiting for the upstream future.
+  CHECK(downstream.stats().load_balancer.total_dispatched == 1);
+  CHECK_FALSE(later.wait_for(50ms));
+  release.count_down();
+  CHECK(later.result(10s) == 5);
+
+  auto producers = sleeper::options().max_workers(2).init();
+  auto bad = producers.call(&sleeper::checked_double, -1);
+  CHECK_THROWS_AS(downstream.call(&consumer::add, bad, 1).result(10s), std::invalid_argument);
+  std::vector<concurry::future<int>> parts;
+  for (int i = 0; i < 10; ++i)
+    parts.push_back(producers.call(&sleeper::checked_double, i));
+  CHECK(downstream.call(&consumer::sum, parts).result(10s) == 90);
+}

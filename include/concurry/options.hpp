@@ -119,6 +119,7 @@ struct builder_settings {
   std::optional<std::chrono::nanoseconds> stop_timeout;
   std::optional<std::size_t> max_queued_tasks;
   bool on_demand = false;
+  bool unwrap_futures = true;
   std::shared_ptr<concurry::clock> clock;
   retry_overrides retry_all;
   std::map<std::uint32_t, retry_overrides> retry_per_method;
@@ -209,6 +210,16 @@ public:
   [[nodiscard]] worker_builder on_demand(bool yes = true) const {
     auto b = *this;
     b.s_.on_demand = yes;
+    return b;
+  }
+
+  /// Whether a call with future arguments waits for them before it goes out (true, the
+  /// default: the balancer picks a worker once they are done, no thread waits) or goes out at
+  /// once with the worker waiting for them when the call starts (false). Either way a
+  /// parameter of future type receives the future itself.
+  [[nodiscard]] worker_builder unwrap_futures(bool yes) const {
+    auto b = *this;
+    b.s_.unwrap_futures = yes;
     return b;
   }
 
@@ -394,6 +405,7 @@ public:
     spec.worker_name = D::name;
     spec.local_only = D::local_only;
     spec.on_demand = s_.on_demand;
+    spec.unwrap_futures = s_.unwrap_futures;
     spec.max_workers = s_.max_workers.value_or(s_.on_demand ? 0 : defaults.max_workers);
     spec.load_balancing = s_.load_balancing.value_or(
         s_.on_demand ? defaults.on_demand_load_balancing : defaults.load_balancing);

@@ -62,15 +62,20 @@ public:
   /// A future among the arguments (also inside a vector, map, tuple, pair or optional) whose
   /// parameter wants its value is resolved first, without blocking this thread: the call goes to
   /// a worker (chosen then) once every such future is done, and fails with the exception of the
-  /// first one that failed. A parameter of future type receives the future itself.
+  /// first one that failed. A parameter of future type receives the future itself. A pool built
+  /// with `unwrap_futures(false)` sends such a call at once instead, and the worker waits for
+  /// the futures when the call starts.
   template <class M, class... A>
   auto call(M method, A&&... args) const {
     using params = typename detail::member_fn<M>::args;
     if constexpr ((detail::holds_future_v<A> || ...) &&
-                  !accepts_as_is<A...>(static_cast<params*>(nullptr)))
+                  !accepts_as_is<A...>(static_cast<params*>(nullptr))) {
+      if (!detail::unwraps_futures(*checked()))
+        return call_resolving_on_worker(method, std::forward<A>(args)...);
       return call_when_ready(method, std::forward<A>(args)...);
-    else
+    } else {
       return call_now(method, std::forward<A>(args)...);
+    }
   }
 
   /// Calls `method` with `args` once on every worker of the pool (each call gets its own copy of
@@ -207,6 +212,21 @@ private:
     if (!core_)
       detail::throw_no_pool();
     auto* op = make_call<R>(method, static_cast<params*>(nullptr), std::forward<A>(args)...);
+    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
+    detail::dispatch(*core_, *op);
+    if constexpr (Blocking)
+      return f.result();
+    else
+      return f;
+  }
+
+  // Sends the call at once; the worker resolves the futures inside `args` when it starts.
+  template <class M, class... A>
+  auto call_resolving_on_worker(M method, A&&... args) const {
+    using R = result_of<M, sizeof...(A)>;
+    using held = std::tuple<std::decay_t<A>...>;
+    auto* op = new detail::resolving_call_op<R, W, M, held>(method, std::forward<A>(args)...);
+    op->method_index = detail::method_index_of<W>(method, detail::unlisted_method);
     auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
     detail::dispatch(*core_, *op);
     if constexpr (Blocking)

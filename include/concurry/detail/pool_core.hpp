@@ -40,6 +40,8 @@ struct pool_spec {
   std::size_t max_queued_tasks = 0;
   /// A fresh worker per call, at most `max_workers` alive at once.
   bool on_demand = false;
+  /// False: calls with future arguments go out at once and the worker waits for them.
+  bool unwrap_futures = true;
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.
@@ -64,6 +66,9 @@ std::size_t worker_count(const pool_core& pool) noexcept;
 /// Stops the pool: calls in flight may finish within `timeout`, the rest fail with
 /// `stopped_error`. Idempotent; a second caller waits for the first stop to end.
 void stop(pool_core& pool, std::chrono::nanoseconds timeout);
+
+/// False when the pool was built with `unwrap_futures(false)`.
+bool unwraps_futures(const pool_core& pool) noexcept;
 
 /// The pool's default stop timeout.
 std::chrono::nanoseconds stop_timeout(const pool_core& pool) noexcept;

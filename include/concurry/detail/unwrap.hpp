@@ -2,6 +2,8 @@
 // tuples, pairs and optionals) and replacing them by their values once they are all done.
 #pragma once
 
+#include <concurry/detail/call.hpp>
+#include <concurry/detail/member_fn.hpp>
 #include <concurry/future.hpp>
 
 #include <cstddef>
@@ -116,5 +118,50 @@ unwrapped_t<T> unwrap(const T& x) {
     return out;
   }
 }
+
+/// A call of member function `M` whose arguments `Held` may hold futures: the worker waits for
+/// them when the call starts (a pool built with `unwrap_futures(false)`), so the call goes out
+/// at once. An upstream failure fails the call with the upstream exception.
+template <class R, class W, class M, class Held>
+class resolving_call_op final : public result_call<R> {
+public:
+  template <class... A>
+  explicit resolving_call_op(M method, A&&... args)
+      : method_{method}, held_{std::forward<A>(args)...} {}
+
+  run_result execute(worker_base& w) noexcept override {
+    ++this->attempt;
+    auto& self = static_cast<W&>(w);
+    auto run = [&]() -> R {
+      return invoke(self, static_cast<params*>(nullptr), std::make_index_sequence<arity>{});
+    };
+    if (this->retry)
+      return this->attempt_with(*this->retry, run);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        run();
+        return this->finish_value();
+      } else {
+        return this->finish_value(run());
+      }
+    } catch (...) {
+      return this->finish_failed(std::current_exception());
+    }
+  }
+
+private:
+  using params = typename member_fn<M>::args;
+  static constexpr std::size_t arity = std::tuple_size_v<Held>;
+
+  // Every parameter gets a value of its own type made from the resolved argument; the held
+  // futures stay, so a retry resolves them again.
+  template <class... P, std::size_t... I>
+  R invoke(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
+    return (self.*method_)(std::decay_t<P>(unwrap(std::get<I>(held_)))...);
+  }
+
+  M method_;
+  Held held_;
+};
 
 } // namespace concurry::detail
