@@ -15,6 +15,7 @@
 #include <mutex>
 #include <random>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace concurry::detail {
@@ -361,12 +362,23 @@ void pool_core::retry_inline(call_node& call) noexcept {
     }
     c.state().release();
   };
+  // On a manual clock the attempt runs inside advance(), on the test's thread. Otherwise it
+  // must not run on the clock's timer thread: a method that waits for a rate limit would wait
+  // for a timer of that very thread. It gets a short-lived thread of its own.
+  bool on_test_clock = dynamic_cast<manual_clock*>(spec_.clock.get()) != nullptr;
   retries_->schedule(
       call,
-      [weak, gone](call_node& c) {
-        if (auto self = weak.lock())
+      [weak, gone, on_test_clock](call_node& c) {
+        auto self = weak.lock();
+        if (!self)
+          return gone(c);
+        if (on_test_clock)
           return self->run_inline(c);
-        gone(c);
+        try {
+          std::thread{[self, &c] { self->run_inline(c); }}.detach();
+        } catch (const std::system_error&) {
+          gone(c);
+        }
       },
       gone);
 }

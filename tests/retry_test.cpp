@@ -75,6 +75,21 @@ private:
 };
 CONCURRY_LOCAL_WORKER(holder, (), use)
 
+/// Takes a call of the pool's call limit, failing its first attempt.
+class limited : public concurry::worker<limited> {
+public:
+  int once_more() {
+    auto acq = limits().acquire();
+    if (++attempts_ == 1)
+      throw std::runtime_error{"first attempt"};
+    return attempts_;
+  }
+
+private:
+  int attempts_ = 0;
+};
+CONCURRY_LOCAL_WORKER(limited, (), once_more)
+
 auto real_clock() {
   return concurry::system_clock();
 }
@@ -340,4 +355,22 @@ TEST_CASE("backoff arithmetic saturates instead of overflowing") {
         std::chrono::nanoseconds::max());
   CHECK(concurry::retry_backoff(retry_algorithm::fibonacci, 1s, 500) ==
         std::chrono::nanoseconds::max());
+}
+
+TEST_CASE_TEMPLATE("every attempt counts against a call limit, and may wait for it",
+                   M,
+                   CONCURRY_ALL_MODES) {
+  // One call per 300 ms: the second attempt waits for the limit's window, which the system
+  // clock's timer thread ends; a sync-mode retry must not run on that thread.
+  auto pool = limited::options()
+                  .mode(M::value)
+                  .max_workers(1)
+                  .num_retries(1)
+                  .retry_wait(1ms)
+                  .limits({concurry::call_limit{300ms, 1}})
+                  .init();
+  auto started = std::chrono::steady_clock::now();
+  CHECK(pool.call(&limited::once_more).result(10s) == 2);
+  CHECK(std::chrono::steady_clock::now() - started >= 250ms);
+  REQUIRE(pool.stats().limits.size() == 1);
 }
