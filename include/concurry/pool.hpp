@@ -96,18 +96,7 @@ public:
       futures.push_back(detail::make_future(detail::state_ptr<detail::value_state<R>>{op}));
       detail::dispatch_to(*core_, i, *op);
     }
-    if constexpr (!Blocking) {
-      return futures;
-    } else if constexpr (std::is_void_v<R>) {
-      for (auto& f : futures)
-        f.result();
-    } else {
-      std::vector<R> values;
-      values.reserve(n);
-      for (auto& f : futures)
-        values.push_back(f.result());
-      return values;
-    }
+    return deliver_all<R>(std::move(futures));
   }
 
   /// On a pool of task workers (task.hpp): runs `fn(args...)` on a worker the load balancer
@@ -125,12 +114,7 @@ public:
       detail::throw_no_pool();
     auto* op = new detail::task_op<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>(
         std::forward<F>(fn), std::forward<A>(args)...);
-    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
-    detail::dispatch(*core_, *op);
-    if constexpr (Blocking)
-      return f.result();
-    else
-      return f;
+    return send<R>(op);
   }
 
   /// On a pool of task workers: `fn` applied to the elements of `ranges` taken together (the
@@ -156,18 +140,7 @@ public:
         (++std::get<I>(iterators), ...);
       }(all);
     }
-    if constexpr (!Blocking) {
-      return futures;
-    } else if constexpr (std::is_void_v<R>) {
-      for (auto& f : futures)
-        f.result();
-    } else {
-      std::vector<R> values;
-      values.reserve(futures.size());
-      for (auto& f : futures)
-        values.push_back(f.result());
-      return values;
-    }
+    return deliver_all<R>(std::move(futures));
   }
 
   /// True once the pool was stopped.
@@ -205,6 +178,34 @@ private:
     return (std::is_constructible_v<std::decay_t<P>, A&&> && ...);
   }
 
+  // Hands a call to the load balancer; its future, or with a blocking pool its result.
+  template <class R>
+  auto send(detail::result_call<R>* op) const {
+    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
+    detail::dispatch(*core_, *op);
+    if constexpr (Blocking)
+      return f.result();
+    else
+      return f;
+  }
+
+  // The futures of several calls, or with a blocking pool their results (nothing for void).
+  template <class R>
+  static auto deliver_all(std::vector<future<R>> futures) {
+    if constexpr (!Blocking) {
+      return futures;
+    } else if constexpr (std::is_void_v<R>) {
+      for (auto& f : futures)
+        f.result();
+    } else {
+      std::vector<R> values;
+      values.reserve(futures.size());
+      for (auto& f : futures)
+        values.push_back(f.result());
+      return values;
+    }
+  }
+
   template <class M, class... A>
   auto call_now(M method, A&&... args) const {
     using R = result_of<M, sizeof...(A)>;
@@ -212,12 +213,7 @@ private:
     if (!core_)
       detail::throw_no_pool();
     auto* op = make_call<R>(method, static_cast<params*>(nullptr), std::forward<A>(args)...);
-    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
-    detail::dispatch(*core_, *op);
-    if constexpr (Blocking)
-      return f.result();
-    else
-      return f;
+    return send<R>(op);
   }
 
   // Sends the call at once; the worker resolves the futures inside `args` when it starts.
@@ -227,12 +223,7 @@ private:
     using held = std::tuple<std::decay_t<A>...>;
     auto* op = new detail::resolving_call_op<R, W, M, held>(method, std::forward<A>(args)...);
     op->method_index = detail::method_index_of<W>(method, detail::unlisted_method);
-    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
-    detail::dispatch(*core_, *op);
-    if constexpr (Blocking)
-      return f.result();
-    else
-      return f;
+    return send<R>(op);
   }
 
   // Waits (without blocking) for the futures inside `args`, then calls with their values.
