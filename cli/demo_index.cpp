@@ -293,10 +293,9 @@ std::string error_message(const std::exception_ptr& e) {
   }
 }
 
-/// Counters of a run, as the progress printer and the report see them.
+/// Counters of a run, as the report sees them.
 struct progress_counts {
   std::uint64_t files_total = 0;
-  std::uint64_t files_done = 0;
   std::uint64_t files_indexed = 0;
   std::uint64_t bytes_read = 0;
   std::uint64_t bytes_indexed = 0;
@@ -307,11 +306,11 @@ struct progress_counts {
 
 /// The bookkeeping of one run. The main thread takes a slot per file before reading it; the
 /// completion callbacks (on worker threads) give it back when the file is stored, skipped or
-/// failed. Thread-safe.
+/// failed, and count it on the progress bar. Thread-safe.
 class pipeline_tracker {
 public:
-  pipeline_tracker(std::uint64_t files_total, std::size_t max_in_flight)
-      : max_in_flight_{std::max<std::size_t>(max_in_flight, 1)} {
+  pipeline_tracker(std::uint64_t files_total, std::size_t max_in_flight, progress_bar::options bar)
+      : max_in_flight_{std::max<std::size_t>(max_in_flight, 1)}, progress_{std::move(bar)} {
     counts_.files_total = files_total;
   }
 
@@ -382,10 +381,15 @@ public:
     return fmt::format("{} (and {} more files failed)", first_failure_, failures_ - 1);
   }
 
+  /// The bar that counts finished files; the caller ends it once the run is over.
+  progress_bar& progress() noexcept { return progress_; }
+
 private:
   void release_slot() {
     --in_flight_;
-    ++counts_.files_done;
+    // Counted before the slot is free, so that wait_idle() returns to a bar that counted every
+    // file; a redraw under the lock happens at most every tenth of a second.
+    progress_.update(1);
     changed_.notify_all();
   }
 
@@ -396,6 +400,7 @@ private:
   std::uint64_t failures_ = 0;
   std::string first_failure_;
   progress_counts counts_;
+  progress_bar progress_;
 };
 
 /// What the feeding loop needs. Copies share the tracker and the pools.
@@ -443,66 +448,6 @@ void feed_pipeline(const std::vector<std::string>& files,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Progress
-
-constexpr std::chrono::milliseconds progress_interval{500};
-
-std::string format_progress(const progress_counts& c) {
-  return fmt::format("indexing: {}/{} files, {:.1f} MB read",
-                     c.files_done,
-                     c.files_total,
-                     static_cast<double>(c.bytes_read) / 1e6);
-}
-
-/// Prints the tracker's progress to stderr every `progress_interval` while it exists: on one
-/// line rewritten in place on a terminal, on successive lines otherwise.
-class progress_printer {
-public:
-  progress_printer(const pipeline_tracker& tracker, bool enabled)
-      : tracker_{tracker}, terminal_{::isatty(STDERR_FILENO) == 1} {
-    if (enabled)
-      thread_ = std::thread{[this] { run(); }};
-  }
-  progress_printer(const progress_printer&) = delete;
-  progress_printer& operator=(const progress_printer&) = delete;
-
-  ~progress_printer() {
-    if (!thread_.joinable())
-      return;
-    {
-      std::lock_guard lock{mutex_};
-      finished_ = true;
-    }
-    stop_.notify_all();
-    thread_.join();
-    print(/*last=*/true);
-  }
-
-private:
-  void run() {
-    std::unique_lock lock{mutex_};
-    // Ends when the destructor sets finished_.
-    while (!stop_.wait_for(lock, progress_interval, [&] { return finished_; }))
-      print(/*last=*/false);
-  }
-
-  void print(bool last) const {
-    auto line = format_progress(tracker_.counts());
-    if (terminal_)
-      std::cerr << '\r' << line << "\x1b[K" << (last ? "\n" : "") << std::flush;
-    else
-      std::cerr << line << '\n' << std::flush;
-  }
-
-  const pipeline_tracker& tracker_;
-  const bool terminal_;
-  std::mutex mutex_;
-  std::condition_variable stop_;
-  bool finished_ = false;
-  std::thread thread_;
-};
-
-// ---------------------------------------------------------------------------------------------
 // The command
 
 std::size_t default_tokenizers() {
@@ -524,7 +469,9 @@ po::options_description demo_index_description() {
       po::value<int>()->default_value(static_cast<int>(default_tokenizers()))->value_name("N"),
       "tokenizer workers (default: the number of cores)");
   add("top", po::value<int>()->default_value(20)->value_name("N"), "how many top words to print");
-  add("progress", po::bool_switch(), "print progress to stderr even when it is not a terminal");
+  add("progress",
+      po::bool_switch(),
+      "show a progress bar on stderr even when it is not a terminal (then as sparse lines)");
   add("verbose,v", po::bool_switch(), "log debug messages to stderr");
   add("help,h", "print this help and exit");
   return desc;
@@ -783,16 +730,21 @@ demo_index_report run_demo_index(const demo_index_options& options) {
   auto tokenizers = tokenizer::options().mode(mode::thread).max_workers(tokenizer_count).init();
   auto readers = file_reader::options().mode(mode::thread).max_workers(options.readers).init();
 
-  // Every file through the three pools.
-  stages s{std::make_shared<pipeline_tracker>(files.size(), options.max_in_flight),
+  // Every file through the three pools, counted on a bar when asked for.
+  progress_bar::options bar;
+  bar.description = "indexing";
+  bar.total = files.size();
+  bar.unit = "files";
+  bar.disable = !options.progress;
+  stages s{std::make_shared<pipeline_tracker>(files.size(), options.max_in_flight, std::move(bar)),
            tokenizers.ref(),
            writer.ref()};
-  {
-    progress_printer progress{*s.tracker, options.progress};
-    feed_pipeline(files, readers, s);
-  }
-  if (auto failure = s.tracker->failure(); !failure.empty())
+  feed_pipeline(files, readers, s);
+  if (auto failure = s.tracker->failure(); !failure.empty()) {
+    s.tracker->progress().failure();
     throw demo_index_error{failure};
+  }
+  s.tracker->progress().success();
 
   // The report, then the pools stop (the writer's connection closes).
   demo_index_report report;

@@ -140,7 +140,7 @@ struct demo_index_options {
   std::size_t tokenizers = 0;      ///< 0: the number of cores
   std::size_t top = 20;            ///< how many words the report lists
   std::size_t max_in_flight = 256; ///< files read but not yet stored or skipped, at most
-  bool progress = false;           ///< print progress to stderr twice a second
+  bool progress = false;           ///< show a progress bar of the files on stderr
 };
 
 /// What one run of the job did. Byte counts are bytes read from disk.

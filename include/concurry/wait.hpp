@@ -1,12 +1,14 @@
 // Waiting on many futures at once: `wait` (which are done), `gather` (all results in input
 // order), `as_completed` (each future as it finishes) and `outcome`, a value or an exception.
 // None of them polls: each registers one done callback per future and sleeps on a condition
-// variable until enough of them have run or the deadline passed.
+// variable until enough of them have run or the deadline passed. `wait` and `gather` can show
+// their progress (concurry::progress, progress.hpp), driven by the same callbacks.
 #pragma once
 
 #include <concurry/detail/duration.hpp>
 #include <concurry/error.hpp>
 #include <concurry/future.hpp>
+#include <concurry/progress.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -152,14 +154,23 @@ inline steady_deadline deadline_after(std::chrono::nanoseconds timeout) noexcept
   return now + std::max(timeout, std::chrono::nanoseconds::zero());
 }
 
-/// Which futures of one `wait`, `gather` or `as_completed` finished, in completion order.
-/// The futures' done callbacks hold it too, so one that runs after the waiter left is harmless.
+/// Which futures of one `wait`, `gather` or `as_completed` finished, in completion order,
+/// and the progress report they feed, if any. The futures' done callbacks hold it too, so one
+/// that runs after the waiter left is harmless.
 class completion_log {
 public:
-  explicit completion_log(std::size_t total) { order_.reserve(total); }
+  explicit completion_log(std::size_t total, std::shared_ptr<progress_reporter> progress = nullptr)
+      : progress_{std::move(progress)} {
+    order_.reserve(total);
+  }
 
-  /// Called once per future from its done callback. Allocates nothing (the order is reserved).
+  /// Called once per future from its done callback. Allocates nothing (the order is reserved),
+  /// but for what the progress report does.
   void record(std::size_t index, bool failed) noexcept {
+    // Reported before it is recorded, so that the waiter, once woken, ends a report that
+    // counted every future it saw finish.
+    if (progress_)
+      progress_->completed();
     {
       std::lock_guard guard{mutex_};
       order_.push_back(index);
@@ -190,22 +201,39 @@ public:
     return order_[n];
   }
 
+  /// How many futures failed so far.
+  std::size_t failures() {
+    std::lock_guard guard{mutex_};
+    return failures_;
+  }
+
+  /// Ends the progress report, if any, in `state`; completions after it report nothing.
+  void finish_progress(progress_state state) noexcept {
+    if (progress_)
+      progress_->finish(state);
+  }
+
 private:
+  std::shared_ptr<progress_reporter> progress_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<std::size_t> order_;
   std::size_t failures_ = 0;
 };
 
-/// Registers one done callback per future, recording into a new log. Throws `concurry::error`
-/// for an invalid future, before registering any callback.
+/// Registers one done callback per future, recording into a new log that feeds a report of
+/// `shown`, a bar described `description` unless its options say otherwise. Throws
+/// `concurry::error` for an invalid future, before registering any callback or making a bar.
 template <class T>
-std::shared_ptr<completion_log> watch(const std::vector<future<T>>& fs) {
+std::shared_ptr<completion_log> watch(const std::vector<future<T>>& fs,
+                                      const progress& shown = {},
+                                      const char* description = "Waiting") {
   for (const auto& f : fs) {
     if (!f.valid())
       throw_invalid_future();
   }
-  auto log = std::make_shared<completion_log>(fs.size());
+  auto log = std::make_shared<completion_log>(
+      fs.size(), make_progress_reporter(shown, fs.size(), description));
   for (std::size_t i = 0; i < fs.size(); ++i) {
     auto f = fs[i];
     f.add_done_callback([log, i](future<T> done) { log->record(i, done.exception() != nullptr); });
@@ -213,14 +241,22 @@ std::shared_ptr<completion_log> watch(const std::vector<future<T>>& fs) {
   return log;
 }
 
-/// Waits until every future of `fs` is done; throws `timeout_error` at the deadline.
+/// Waits until every future of `fs` is done; throws `timeout_error` at the deadline. The
+/// progress report of `gather` ends in failure when a future failed and `rethrows`.
 template <class T>
-void wait_all_or_throw(const std::vector<future<T>>& fs, std::chrono::nanoseconds timeout) {
+void wait_all_or_throw(const std::vector<future<T>>& fs,
+                       std::chrono::nanoseconds timeout,
+                       const progress& shown = {},
+                       bool rethrows = true) {
   auto deadline = deadline_after(timeout);
-  auto log = watch(fs);
+  auto log = watch(fs, shown, "Gathering");
   auto all = [total = fs.size()](std::size_t finished, std::size_t) { return finished == total; };
-  if (log->wait_until(deadline, all))
+  if (log->wait_until(deadline, all)) {
+    bool failed = rethrows && log->failures() > 0;
+    log->finish_progress(failed ? progress_state::failure : progress_state::success);
     return;
+  }
+  log->finish_progress(progress_state::stopped);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
   throw timeout_error{"not all of " + std::to_string(fs.size()) + " futures finished within " +
                       std::to_string(ms) + " ms"};
@@ -253,16 +289,19 @@ std::vector<future<T>> values_of(const std::map<K, future<T>>& fs) {
 /// `concurrent.futures.wait`; it throws nothing for that. `nanoseconds::max()` (or more, such as
 /// `hours::max()`) means no deadline. Throws `concurry::error` when a future is invalid. Each
 /// call registers one done callback per future that stays until that future finishes, so
-/// repeated timed waits on a future that never finishes accumulate callbacks.
+/// repeated timed waits on a future that never finishes accumulate callbacks. With `shown`, a
+/// bar described "Waiting" (or a callback) follows the futures as they finish; the bar ends in
+/// success when `when` was met, stopped when the deadline passed.
 /// Does not: cancel the futures left pending, or rethrow their exceptions.
 template <class T, class Rep, class Period>
 wait_result wait(const std::vector<future<T>>& fs,
                  return_when when,
-                 std::chrono::duration<Rep, Period> timeout) {
+                 std::chrono::duration<Rep, Period> timeout,
+                 const progress& shown = {}) {
   auto deadline = detail::deadline_after(detail::saturated_ns(timeout));
-  auto log = detail::watch(fs);
+  auto log = detail::watch(fs, shown, "Waiting");
   const auto total = fs.size();
-  log->wait_until(deadline, [when, total](std::size_t finished, std::size_t failures) {
+  bool met = log->wait_until(deadline, [when, total](std::size_t finished, std::size_t failures) {
     switch (when) {
     case return_when::first_completed:
       return finished > 0 || total == 0;
@@ -273,6 +312,7 @@ wait_result wait(const std::vector<future<T>>& fs,
     }
     return finished == total;
   });
+  log->finish_progress(met ? progress_state::success : progress_state::stopped);
   wait_result out;
   for (std::size_t i = 0; i < total; ++i)
     (fs[i].done() ? out.done : out.not_done).push_back(i);
@@ -281,8 +321,16 @@ wait_result wait(const std::vector<future<T>>& fs,
 
 /// As `wait` with a timeout, without a deadline.
 template <class T>
-wait_result wait(const std::vector<future<T>>& fs, return_when when = return_when::all_completed) {
-  return wait(fs, when, std::chrono::nanoseconds::max());
+wait_result wait(const std::vector<future<T>>& fs,
+                 return_when when = return_when::all_completed,
+                 const progress& shown = {}) {
+  return wait(fs, when, std::chrono::nanoseconds::max(), shown);
+}
+
+/// As `wait` until every future is done, without a deadline, reporting to `shown`.
+template <class T>
+wait_result wait(const std::vector<future<T>>& fs, const progress& shown) {
+  return wait(fs, return_when::all_completed, std::chrono::nanoseconds::max(), shown);
 }
 
 /// Waits for every future, then returns their values in input order.
@@ -290,11 +338,15 @@ wait_result wait(const std::vector<future<T>>& fs, return_when when = return_whe
 /// When some failed, rethrows the exception of the first failed one in input order, after all
 /// finished (as Python's `asyncio.gather` without fail-fast). Throws `timeout_error` when not all
 /// finished within `timeout`; the futures stay usable. For `future<void>` it returns nothing.
+/// With `shown`, a bar described "Gathering" (or a callback) follows the futures as they
+/// finish; the bar ends in success, in failure when a future failed, stopped at the deadline.
 /// Does not: cancel the other futures when one fails or the deadline passes.
 template <class T, class Rep, class Period>
 std::conditional_t<std::is_void_v<T>, void, std::vector<T>>
-gather(const std::vector<future<T>>& fs, std::chrono::duration<Rep, Period> timeout) {
-  detail::wait_all_or_throw(fs, detail::saturated_ns(timeout));
+gather(const std::vector<future<T>>& fs,
+       std::chrono::duration<Rep, Period> timeout,
+       const progress& shown = {}) {
+  detail::wait_all_or_throw(fs, detail::saturated_ns(timeout), shown);
   if constexpr (std::is_void_v<T>) {
     for (const auto& f : fs)
       f.result();
@@ -309,19 +361,20 @@ gather(const std::vector<future<T>>& fs, std::chrono::duration<Rep, Period> time
 
 /// As `gather` with a timeout, without a deadline.
 template <class T>
-std::conditional_t<std::is_void_v<T>, void, std::vector<T>>
-gather(const std::vector<future<T>>& fs) {
-  return gather(fs, std::chrono::nanoseconds::max());
+std::conditional_t<std::is_void_v<T>, void, std::vector<T>> gather(const std::vector<future<T>>& fs,
+                                                                   const progress& shown = {}) {
+  return gather(fs, std::chrono::nanoseconds::max(), shown);
 }
 
 /// Waits for every future, then returns an `outcome` per future in input order; throws only
 /// `timeout_error` (when not all finished within `timeout`) and `concurry::error` for an invalid
-/// future.
+/// future. A bar of `shown` ends in success, failed futures or not, or stopped at the deadline.
 template <class T, class Rep, class Period>
 [[nodiscard]] std::vector<outcome<T>> gather(const std::vector<future<T>>& fs,
                                              return_exceptions_t,
-                                             std::chrono::duration<Rep, Period> timeout) {
-  detail::wait_all_or_throw(fs, detail::saturated_ns(timeout));
+                                             std::chrono::duration<Rep, Period> timeout,
+                                             const progress& shown = {}) {
+  detail::wait_all_or_throw(fs, detail::saturated_ns(timeout), shown, /*rethrows=*/false);
   std::vector<outcome<T>> out;
   out.reserve(fs.size());
   for (const auto& f : fs)
@@ -331,17 +384,19 @@ template <class T, class Rep, class Period>
 
 /// As `gather` with `return_exceptions` and a timeout, without a deadline.
 template <class T>
-[[nodiscard]] std::vector<outcome<T>> gather(const std::vector<future<T>>& fs,
-                                             return_exceptions_t tag) {
-  return gather(fs, tag, std::chrono::nanoseconds::max());
+[[nodiscard]] std::vector<outcome<T>>
+gather(const std::vector<future<T>>& fs, return_exceptions_t tag, const progress& shown = {}) {
+  return gather(fs, tag, std::chrono::nanoseconds::max(), shown);
 }
 
 /// As `gather` over a vector, for futures by key: returns the values under the same keys
 /// (nothing for `future<void>`), rethrowing the first failure in key order.
 template <class K, class T, class Rep, class Period>
 std::conditional_t<std::is_void_v<T>, void, std::map<K, T>>
-gather(const std::map<K, future<T>>& fs, std::chrono::duration<Rep, Period> timeout) {
-  detail::wait_all_or_throw(detail::values_of(fs), detail::saturated_ns(timeout));
+gather(const std::map<K, future<T>>& fs,
+       std::chrono::duration<Rep, Period> timeout,
+       const progress& shown = {}) {
+  detail::wait_all_or_throw(detail::values_of(fs), detail::saturated_ns(timeout), shown);
   if constexpr (std::is_void_v<T>) {
     for (const auto& [key, f] : fs)
       f.result();
@@ -355,17 +410,19 @@ gather(const std::map<K, future<T>>& fs, std::chrono::duration<Rep, Period> time
 
 /// As `gather` over a map with a timeout, without a deadline.
 template <class K, class T>
-std::conditional_t<std::is_void_v<T>, void, std::map<K, T>>
-gather(const std::map<K, future<T>>& fs) {
-  return gather(fs, std::chrono::nanoseconds::max());
+std::conditional_t<std::is_void_v<T>, void, std::map<K, T>> gather(const std::map<K, future<T>>& fs,
+                                                                   const progress& shown = {}) {
+  return gather(fs, std::chrono::nanoseconds::max(), shown);
 }
 
 /// As `gather` with `return_exceptions`, for futures by key: an `outcome` under each key.
 template <class K, class T, class Rep, class Period>
 [[nodiscard]] std::map<K, outcome<T>> gather(const std::map<K, future<T>>& fs,
                                              return_exceptions_t,
-                                             std::chrono::duration<Rep, Period> timeout) {
-  detail::wait_all_or_throw(detail::values_of(fs), detail::saturated_ns(timeout));
+                                             std::chrono::duration<Rep, Period> timeout,
+                                             const progress& shown = {}) {
+  detail::wait_all_or_throw(
+      detail::values_of(fs), detail::saturated_ns(timeout), shown, /*rethrows=*/false);
   std::map<K, outcome<T>> out;
   for (const auto& [key, f] : fs)
     out.emplace(key, detail::outcome_of(f));
@@ -374,9 +431,9 @@ template <class K, class T, class Rep, class Period>
 
 /// As `gather` over a map with `return_exceptions` and a timeout, without a deadline.
 template <class K, class T>
-[[nodiscard]] std::map<K, outcome<T>> gather(const std::map<K, future<T>>& fs,
-                                             return_exceptions_t tag) {
-  return gather(fs, tag, std::chrono::nanoseconds::max());
+[[nodiscard]] std::map<K, outcome<T>>
+gather(const std::map<K, future<T>>& fs, return_exceptions_t tag, const progress& shown = {}) {
+  return gather(fs, tag, std::chrono::nanoseconds::max(), shown);
 }
 
 /// The futures of one `as_completed` call, handed out in the order they finish, each with its
