@@ -10,6 +10,7 @@
 
 #include <concurry/error.hpp>
 
+#include <condition_variable>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -32,6 +33,7 @@ public:
   ~pool_core() {
     // The owner stops the pool; a pool that only lost its handles stops here.
     stop(std::chrono::nanoseconds{0});
+    end_sync_retries();
   }
 
   void start(worker_factory factory);
@@ -82,6 +84,10 @@ private:
   std::size_t index_of_least(Load load) const noexcept;
   void run_inline(call_node& call) noexcept;
   void retry_inline(call_node& call) noexcept;
+  /// Queues a sync-mode attempt for the pool's retry thread (started on first use).
+  bool run_later_inline(call_node& call) noexcept;
+  /// Ends the retry thread once it ran what it had; joins it.
+  void end_sync_retries() noexcept;
   void reject(call_node& call) noexcept;
   void dispatch_on_demand(call_node& call) noexcept;
   void spawn_on_demand(std::size_t index, call_node& call) noexcept;
@@ -114,6 +120,13 @@ private:
   int sync_depth_ = 0;
   bool sync_closing_ = false;
   actors::worker_counters sync_counters_;
+
+  // sync mode: later attempts run on this thread, not on the clock's timer thread
+  std::mutex sync_retry_mutex_;
+  std::condition_variable sync_retry_wake_;
+  std::deque<call_node*> sync_retry_queue_;
+  std::thread sync_retry_thread_;
+  bool sync_retry_ending_ = false;
 
   std::mutex stop_mutex_;
 };
@@ -349,8 +362,8 @@ void pool_core::run_inline(call_node& call) noexcept {
 }
 
 void pool_core::retry_inline(call_node& call) noexcept {
-  // The next attempt runs inline too, on the clock's timer thread after the backoff.
-  call.state().add_ref();
+  // The next attempt runs inline too, after the backoff. The retry service takes over this
+  // call's queue reference.
   auto weak = weak_from_this();
   auto gone = [weak, name = spec_.worker_name](call_node& c) {
     c.state().fail(std::make_exception_ptr(stopped_error{
@@ -363,8 +376,8 @@ void pool_core::retry_inline(call_node& call) noexcept {
     c.state().release();
   };
   // On a manual clock the attempt runs inside advance(), on the test's thread. Otherwise it
-  // must not run on the clock's timer thread: a method that waits for a rate limit would wait
-  // for a timer of that very thread. It gets a short-lived thread of its own.
+  // must not run on the clock's timer thread (a method that waits for a rate limit would wait
+  // for a timer of that very thread): the pool's retry thread runs it.
   bool on_test_clock = dynamic_cast<manual_clock*>(spec_.clock.get()) != nullptr;
   retries_->schedule(
       call,
@@ -374,13 +387,55 @@ void pool_core::retry_inline(call_node& call) noexcept {
           return gone(c);
         if (on_test_clock)
           return self->run_inline(c);
-        try {
-          std::thread{[self, &c] { self->run_inline(c); }}.detach();
-        } catch (const std::system_error&) {
+        if (!self->run_later_inline(c))
           gone(c);
-        }
       },
       gone);
+}
+
+bool pool_core::run_later_inline(call_node& call) noexcept {
+  std::lock_guard lock{sync_retry_mutex_};
+  if (sync_retry_ending_)
+    return false;
+  if (!sync_retry_thread_.joinable()) {
+    try {
+      sync_retry_thread_ = std::thread{[this] {
+        std::unique_lock lock{sync_retry_mutex_};
+        for (;;) {
+          sync_retry_wake_.wait(
+              lock, [this] { return sync_retry_ending_ || !sync_retry_queue_.empty(); });
+          if (sync_retry_queue_.empty())
+            return;
+          auto* next = sync_retry_queue_.front();
+          sync_retry_queue_.pop_front();
+          lock.unlock();
+          run_inline(*next); // rejects it once the pool is stopped
+          lock.lock();
+        }
+      }};
+    } catch (const std::system_error&) {
+      return false;
+    }
+  }
+  sync_retry_queue_.push_back(&call);
+  sync_retry_wake_.notify_one();
+  return true;
+}
+
+void pool_core::end_sync_retries() noexcept {
+  std::thread thread;
+  {
+    std::lock_guard lock{sync_retry_mutex_};
+    sync_retry_ending_ = true;
+    thread = std::move(sync_retry_thread_);
+  }
+  sync_retry_wake_.notify_all();
+  if (!thread.joinable())
+    return;
+  if (thread.get_id() == std::this_thread::get_id())
+    thread.detach(); // the pool's last handle went away inside a retried method
+  else
+    thread.join();
 }
 
 void pool_core::stop(std::chrono::nanoseconds timeout) {
