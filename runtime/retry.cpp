@@ -63,13 +63,14 @@ std::string retry_context::message() const {
 }
 
 retry_validation_error::retry_validation_error(std::string method_name,
+                                               std::size_t attempts,
                                                std::vector<std::any> results,
                                                std::vector<std::string> reasons)
-    : error{"the result of " + method_name + " failed validation on all " +
-            std::to_string(results.size()) + " attempts; the last: " +
+    : error{"the result of " + method_name + " failed validation after " +
+            std::to_string(attempts) + " attempts; the last: " +
             (reasons.empty() ? std::string{"?"} : reasons.back())},
       // Parentheses: braces would make a vector of one std::any holding the vector.
-      method_name_(std::move(method_name)), results_(std::move(results)),
+      method_name_(std::move(method_name)), attempts_{attempts}, results_(std::move(results)),
       reasons_(std::move(reasons)) {}
 
 } // namespace concurry

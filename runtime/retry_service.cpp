@@ -2,6 +2,9 @@
 
 #include "actors/log.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 namespace concurry::runtime_internal {
 
 retry_service::retry_service(std::shared_ptr<concurry::clock> clock,
@@ -9,7 +12,10 @@ retry_service::retry_service(std::shared_ptr<concurry::clock> clock,
     : clock_{std::move(clock)}, plans_{std::move(plans)} {}
 
 void retry_service::schedule(detail::call_node& call, call_action resend, call_action give_up) {
-  auto delay = call.retry->delay(call.attempt);
+  // A wait too long to matter (retry_wait(hours::max()), a late exponential retry) means
+  // "not before the pool stops": keep the deadline representable.
+  constexpr auto longest = std::chrono::nanoseconds{std::chrono::hours{24 * 365 * 10}};
+  auto delay = std::min(call.retry->delay(call.attempt), longest);
   actors::logger("pool")->debug("retry scheduled worker={} method={} attempt={} of {} wait_ms={}",
                                 call.retry->worker_name,
                                 call.retry->method_name,

@@ -122,3 +122,18 @@ TEST_CASE("with unwrap_futures(false) the call goes out at once and the worker w
     parts.push_back(producers.call(&sleeper::checked_double, i));
   CHECK(downstream.call(&consumer::sum, parts).result(10s) == 90);
 }
+
+TEST_CASE("with unwrap_futures(false) an upstream failure is not retried") {
+  auto producers = sleeper::options().max_workers(1).init();
+  auto downstream = consumer::options()
+                        .max_workers(1)
+                        .unwrap_futures(false)
+                        .num_retries(3)
+                        .retry_wait(1s)
+                        .retry_jitter(0)
+                        .init();
+  auto started = std::chrono::steady_clock::now();
+  auto bad = producers.call(&sleeper::checked_double, -1);
+  CHECK_THROWS_AS(downstream.call(&consumer::add, bad, 1).result(10s), std::invalid_argument);
+  CHECK(std::chrono::steady_clock::now() - started < 900ms);
+}

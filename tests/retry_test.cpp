@@ -374,3 +374,35 @@ TEST_CASE_TEMPLATE("every attempt counts against a call limit, and may wait for 
   CHECK(std::chrono::steady_clock::now() - started >= 250ms);
   REQUIRE(pool.stats().limits.size() == 1);
 }
+
+TEST_CASE("retry_validation_error counts the attempts that threw as well") {
+  // Attempt 1 throws, attempts 2 and 3 return results the validator rejects.
+  auto pool = flaky::options()
+                  .max_workers(1)
+                  .num_retries(2)
+                  .retry_wait(1ms)
+                  .retry_until(&flaky::attempt, [](int n) { return n > 100; })
+                  .init(real_clock());
+  try {
+    pool.call(&flaky::attempt, std::string{"m"}, 1).result(10s);
+    FAIL("no retry_validation_error");
+  } catch (const concurry::retry_validation_error& e) {
+    CHECK(e.attempts() == 3);
+    CHECK(e.results<int>() == std::vector<int>{2, 3});
+    CHECK(std::string{e.what()}.find("after 3 attempts") != std::string::npos);
+  }
+}
+
+TEST_CASE("a wait too long to represent means the retry waits for the stop") {
+  auto pool = flaky::options()
+                  .max_workers(1)
+                  .num_retries(1)
+                  .retry_wait(std::chrono::hours::max())
+                  .retry_jitter(0)
+                  .retry_algorithm(&flaky::attempt, "linear")
+                  .init(real_clock());
+  auto f = pool.call(&flaky::attempt, std::string{"n"}, 1);
+  CHECK_FALSE(f.wait_for(100ms));
+  pool.stop(1s);
+  CHECK_THROWS_AS(f.result(1s), concurry::stopped_error);
+}

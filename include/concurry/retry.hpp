@@ -94,22 +94,24 @@ inline constexpr exception_type_filter<E...> exception_is{};
 /// result and why it was rejected.
 class retry_validation_error : public error {
 public:
-  /// Made by the runtime when the last attempt is rejected.
+  /// Made by the runtime when the last of `attempts` attempts is rejected.
   retry_validation_error(std::string method_name,
+                         std::size_t attempts,
                          std::vector<std::any> results,
                          std::vector<std::string> reasons);
 
   /// The method that was called.
   [[nodiscard]] const std::string& method_name() const noexcept { return method_name_; }
-  /// How many attempts were made.
-  [[nodiscard]] std::size_t attempts() const noexcept { return results_.size(); }
-  /// Why each attempt's result was rejected, in attempt order.
+  /// How many attempts were made (those that threw included).
+  [[nodiscard]] std::size_t attempts() const noexcept { return attempts_; }
+  /// Why each rejected result was rejected, in attempt order.
   [[nodiscard]] const std::vector<std::string>& reasons() const noexcept { return reasons_; }
-  /// Each attempt's result, in attempt order, untyped.
+  /// The result of each attempt that returned one, in attempt order, untyped (attempts that
+  /// threw have none).
   [[nodiscard]] const std::vector<std::any>& all_results() const noexcept { return results_; }
 
-  /// Each attempt's result as the method's result type `R`; throws `std::bad_any_cast` for
-  /// another type.
+  /// The results as the method's result type `R`; throws `std::bad_any_cast` for another
+  /// type.
   template <class R>
   [[nodiscard]] std::vector<R> results() const {
     std::vector<R> out;
@@ -121,6 +123,7 @@ public:
 
 private:
   std::string method_name_;
+  std::size_t attempts_ = 0;
   std::vector<std::any> results_;
   std::vector<std::string> reasons_;
 };

@@ -127,7 +127,7 @@ protected:
           return run_result::retry;
         auto done = std::move(this->record);
         return finish_failed(std::make_exception_ptr(retry_validation_error{
-            plan.method_name, std::move(done->results), std::move(done->reasons)}));
+            plan.method_name, this->attempt, std::move(done->results), std::move(done->reasons)}));
       }
     } catch (...) {
       auto e = std::current_exception();

@@ -131,6 +131,16 @@ public:
 
   run_result execute(worker_base& w) noexcept override {
     ++this->attempt;
+    // The inputs first: an upstream failure fails the call as it is, never retried.
+    std::exception_ptr upstream;
+    auto first_failure = [&](const auto& f) {
+      f.wait();
+      if (!upstream)
+        upstream = f.exception();
+    };
+    std::apply([&](const auto&... a) { (for_each_future(a, first_failure), ...); }, held_);
+    if (upstream)
+      return this->finish_failed(std::move(upstream));
     auto& self = static_cast<W&>(w);
     auto run = [&]() -> R {
       return invoke(self, static_cast<params*>(nullptr), std::make_index_sequence<arity>{});
