@@ -28,6 +28,12 @@ void check(const mode_defaults& d, std::string_view mode_name) {
   } else if (mode_name != "cluster" && d.max_workers == 0) {
     throw config_error{field("max_workers") + " must be at least 1"};
   }
+  if (to_string(d.load_balancing) == "unknown")
+    throw config_error{field("load_balancing") + " is not a load balancer"};
+  if (to_string(d.on_demand_load_balancing) == "unknown")
+    throw config_error{field("on_demand_load_balancing") + " is not a load balancer"};
+  if (to_string(d.retry.algorithm) == "unknown")
+    throw config_error{field("retry.algorithm") + " is not a retry algorithm"};
   if (d.stop_timeout.count() < 0)
     throw config_error{field("stop_timeout") + " must not be negative"};
   if (d.retry.num_retries > 1'000'000)
@@ -43,6 +49,8 @@ void check(const mode_defaults& d, std::string_view mode_name) {
 void check(const configuration& c) {
   for (auto m : {mode::sync, mode::asyncio, mode::thread, mode::process, mode::cluster})
     check(c[m], to_string(m));
+  if (to_string(c.rate_limit_algorithm) == "unknown")
+    throw config_error{"rate_limit_algorithm is not a rate algorithm"};
 }
 
 } // namespace

@@ -127,3 +127,17 @@ TEST_CASE("limits made without an algorithm take the configured one") {
   }
   CHECK(concurry::call_limit(1s, 10).algorithm() == concurry::rate_algorithm::sliding_window);
 }
+
+TEST_CASE("values outside an enumeration are refused") {
+  auto c = concurry::config();
+  c.thread.load_balancing = static_cast<concurry::load_balancing>(42);
+  CHECK_THROWS_WITH_AS(concurry::set_config(c),
+                       "thread.load_balancing is not a load balancer",
+                       concurry::config_error);
+  c = concurry::config();
+  c.process.retry.algorithm = static_cast<concurry::retry_algorithm>(42);
+  CHECK_THROWS_AS(concurry::set_config(c), concurry::config_error);
+  c = concurry::config();
+  c.rate_limit_algorithm = static_cast<concurry::rate_algorithm>(42);
+  CHECK_THROWS_AS(concurry::set_config(c), concurry::config_error);
+}

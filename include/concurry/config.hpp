@@ -33,7 +33,8 @@ struct retry_defaults {
 
 /// The defaults of one mode.
 struct mode_defaults {
-  /// Workers of a pool (for on-demand pools: live workers at most, 0 meaning one per core).
+  /// Workers of a pool. (On-demand pools given no `max_workers` allow one live worker per core,
+  /// as the Python library does, whatever this says.)
   std::size_t max_workers = 1;
   /// How long a stop lets calls in flight run.
   std::chrono::nanoseconds stop_timeout = std::chrono::seconds{30};
