@@ -10,6 +10,8 @@
 
 #include <concurry/error.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -34,6 +36,16 @@ public:
     // The owner stops the pool; a pool that only lost its handles stops here.
     stop(std::chrono::nanoseconds{0});
     end_sync_retries();
+    if (supervisor_ && runtime_internal::worker_runner::owner_of_this_thread() == this) {
+      // The last handle went away on one of this pool's own workers (in a done callback). The
+      // supervisor's end waits for that worker's thread, this one: it ends on another thread.
+      try {
+        std::thread{[s = std::move(supervisor_)]() mutable { s.reset(); }}.detach();
+      } catch (const std::system_error&) {
+        // NOTE: no thread to wait on: the supervisor is left to the end of the process.
+        static_cast<void>(supervisor_.release());
+      }
+    }
   }
 
   void start(worker_factory factory);
@@ -107,6 +119,9 @@ private:
   std::size_t demand_next_index_ = 0;
   std::uint64_t demand_dispatched_ = 0;
   std::deque<call_node*> demand_waiting_;
+  std::condition_variable demand_drained_;
+  // Set once a stop gave up on the calls still waiting for a slot.
+  bool demand_closed_ = false;
 
   // thread mode
   std::vector<std::shared_ptr<runtime_internal::worker_runner>> runners_;
@@ -260,8 +275,10 @@ void pool_core::spawn_on_demand(std::size_t index, call_node& call) noexcept {
 
 void pool_core::on_demand_ended() noexcept {
   std::unique_lock lock{demand_mutex_};
-  if (demand_waiting_.empty() || stopped_.load(std::memory_order_acquire)) {
-    --demand_live_;
+  // During a stop, calls that waited for a slot still get one until the stop's deadline.
+  if (demand_waiting_.empty() || demand_closed_) {
+    if (--demand_live_ == 0)
+      demand_drained_.notify_all();
     return;
   }
   auto* next = demand_waiting_.front();
@@ -439,17 +456,35 @@ void pool_core::end_sync_retries() noexcept {
 }
 
 void pool_core::stop(std::chrono::nanoseconds timeout) {
+  const auto started = std::chrono::steady_clock::now();
   stopped_.store(true, std::memory_order_release);
-  // Calls waiting for a retry or for an on-demand slot end now; the rest may finish.
+  // Calls waiting for a retry end now; the rest may finish within the timeout.
   if (retries_)
     retries_->stop();
   std::deque<call_node*> waiting;
   {
-    std::lock_guard lock{demand_mutex_};
+    std::unique_lock lock{demand_mutex_};
+    // On-demand calls that wait for a slot were made before the stop: they get their turn
+    // until the deadline, and the stop waits for their workers to end (a worker stopping its
+    // own pool cannot wait for its slot).
+    if (!demand_waiting_.empty() && runtime_internal::worker_runner::owner_of_this_thread() != this) {
+      auto drained = [this] { return demand_waiting_.empty() && demand_live_ == 0; };
+      if (timeout >= std::chrono::hours{24 * 365})
+        demand_drained_.wait(lock, drained);
+      else
+        demand_drained_.wait_until(lock, started + timeout, drained);
+    }
+    demand_closed_ = true;
     waiting.swap(demand_waiting_);
   }
-  for (auto* call : waiting)
-    reject(*call);
+  for (auto* call : waiting) {
+    call->state().fail(std::make_exception_ptr(stopped_error{
+        "the pool of " + spec_.worker_name +
+        " was stopped before an on-demand worker was free for the call"}));
+    call->state().release();
+  }
+  timeout -= std::min(timeout, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - started));
   if (spec_.mode == mode::sync) {
     std::lock_guard sync_guard{sync_mutex_};
     sync_closing_ = true;
@@ -474,7 +509,7 @@ actors::pool_description pool_core::description() const {
   actors::pool_description d;
   d.worker_name = spec_.worker_name;
   d.mode = spec_.mode;
-  d.max_workers = spec_.max_workers;
+  d.max_workers = spec_.on_demand ? on_demand_cap() : spec_.max_workers;
   d.load_balancing = spec_.load_balancing;
   d.on_demand = spec_.on_demand;
   d.max_queued_tasks = spec_.max_queued_tasks;

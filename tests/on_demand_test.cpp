@@ -115,16 +115,29 @@ TEST_CASE("on-demand workers report failures and constructor errors on the call"
   CHECK_THROWS_AS(refusing.call(&fussy::ok).result(10s), std::runtime_error);
 }
 
-TEST_CASE("on-demand pools retry on the same worker and stop their waiting calls") {
+TEST_CASE("stopping an on-demand pool lets calls waiting for a slot run within the timeout") {
   reset_counts();
   auto pool = ephemeral::options().on_demand().max_workers(1).init();
-  auto running = pool.call(&ephemeral::work, 1, 300);
-  auto waiting = pool.call(&ephemeral::work, 2, 0);
-  std::this_thread::sleep_for(50ms);
+  std::vector<concurry::future<std::pair<int, std::size_t>>> futures;
+  for (int i = 0; i < 5; ++i)
+    futures.push_back(pool.call(&ephemeral::work, i, 50));
   pool.stop(5s);
-  CHECK(running.result(10s).first == 1);
-  CHECK_THROWS_AS(waiting.result(10s), concurry::stopped_error);
-  CHECK_THROWS_AS(pool.call(&ephemeral::work, 3, 0).result(1s), concurry::stopped_error);
+  for (int i = 0; i < 5; ++i)
+    CHECK(futures[static_cast<std::size_t>(i)].result(1s).first == i);
+  CHECK_THROWS_AS(pool.call(&ephemeral::work, 9, 0).result(1s), concurry::stopped_error);
+
+  // With too little time, the calls still waiting fail and say why.
+  auto short_stop = ephemeral::options().on_demand().max_workers(1).init();
+  auto running = short_stop.call(&ephemeral::work, 1, 400);
+  auto waiting = short_stop.call(&ephemeral::work, 2, 0);
+  auto started = std::chrono::steady_clock::now();
+  short_stop.stop(100ms);
+  CHECK(std::chrono::steady_clock::now() - started < 2s);
+  CHECK_THROWS_WITH_AS(waiting.result(1s),
+                       doctest::Contains("before an on-demand worker was free"),
+                       concurry::stopped_error);
+  CHECK_THROWS_AS(running.result(5s), concurry::stopped_error);
+  CHECK(short_stop.stats().max_workers == 1);
 }
 
 TEST_CASE("on-demand is refused in sync mode; max_workers 0 means one per core") {

@@ -5,12 +5,14 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <latch>
 #include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -430,4 +432,22 @@ TEST_CASE_TEMPLATE("broadcast calls a method once on every worker", M, CONCURRY_
   pool.stop();
   for (auto& f : pool.broadcast(&counter::count, 8))
     CHECK_THROWS_AS(f.result(), concurry::stopped_error);
+}
+
+TEST_CASE("the last owner of a pool released in a done callback does not hold up its worker") {
+  auto owner = std::make_shared<concurry::pool<sleeper>>(
+      sleeper::options().max_workers(1).stop_timeout(std::chrono::seconds{3}).init());
+  std::atomic<bool> released{false};
+  auto started = std::chrono::steady_clock::now();
+  auto f = owner->call(&sleeper::sleep_ms, 10);
+  f.add_done_callback([owner, &released](const concurry::future<std::size_t>&) mutable {
+    owner.reset();
+    released = true;
+  });
+  owner.reset();
+  CHECK(f.result(std::chrono::seconds{5}) == 0);
+  for (int i = 0; i < 200 && !released; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  CHECK(released.load());
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{2});
 }
