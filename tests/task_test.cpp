@@ -104,3 +104,12 @@ TEST_CASE("make_task binds a function to a ready pool") {
   CHECK(threads(1).result(10s) == 2);
   CHECK(threads.workers().stats().total_workers == 2);
 }
+
+TEST_CASE("map takes mutable functions; make_task takes blocking options") {
+  auto pool = concurry::task_worker::options().max_workers(1).blocking().init();
+  int offset = 10;
+  CHECK(pool.map([offset](int x) mutable { return x + offset++; }, std::vector<int>{1, 2}) ==
+        std::vector<int>{11, 12}); // each call has its own copy of the function
+  auto sq = concurry::make_task(square, concurry::task_worker::options().max_workers(1).blocking());
+  CHECK(sq(5) == 25);
+}

@@ -270,6 +270,13 @@ public:
     return with_method(method, [&](auto& r) { r.algorithm = a; });
   }
 
+  /// `retry_algorithm` for one listed method, by name.
+  template <class M>
+    requires std::is_member_function_pointer_v<M>
+  [[nodiscard]] worker_builder retry_algorithm(M method, std::string_view name) const {
+    return retry_algorithm(method, parse_retry_algorithm(name));
+  }
+
   /// 0 for exact waits; anything up to 1 draws each wait uniformly between 0 and the computed
   /// one. Throws `config_error` outside [0, 1].
   [[nodiscard]] worker_builder retry_jitter(double j) const {

@@ -123,9 +123,9 @@ public:
   /// input order (with a blocking pool, the results, or nothing for void).
   template <class F, class... Ranges>
     requires(std::is_base_of_v<task_worker, W> && sizeof...(Ranges) > 0)
-  auto map(const F& fn, const Ranges&... ranges) const {
-    using R = std::decay_t<
-        std::invoke_result_t<const F&, std::ranges::range_value_t<const Ranges&>...>>;
+  auto map(F fn, const Ranges&... ranges) const {
+    using R =
+        std::decay_t<std::invoke_result_t<F&, std::ranges::range_value_t<const Ranges&>...>>;
     basic_handle<W, false> async{checked()};
     std::vector<future<R>> futures;
     auto iterators = std::tuple{std::ranges::begin(ranges)...};

@@ -34,12 +34,16 @@ public:
 CONCURRY_LOCAL_WORKER(task_worker, ())
 
 /// A function bound to a pool of task workers, as `make_task` returns it: calling it submits
-/// the function. Move-only; stops its pool when destroyed.
-template <class F>
+/// the function (with a blocking pool: runs it and returns its result). Move-only; stops its
+/// pool when destroyed.
+template <class F, bool Blocking = false>
 class task_handle {
 public:
+  /// The pool type behind the task.
+  using pool_type = basic_pool<task_worker, Blocking>;
+
   /// Binds `fn` to the pool `pool`.
-  task_handle(F fn, pool<task_worker> pool) : fn_{std::move(fn)}, pool_{std::move(pool)} {}
+  task_handle(F fn, pool_type pool) : fn_{std::move(fn)}, pool_{std::move(pool)} {}
 
   /// Submits the bound function with `args`; returns the future of its result.
   template <class... A>
@@ -55,16 +59,16 @@ public:
   }
 
   /// The pool behind the task, for statistics and stop.
-  [[nodiscard]] const pool<task_worker>& workers() const noexcept { return pool_; }
+  [[nodiscard]] const pool_type& workers() const noexcept { return pool_; }
   /// The pool behind the task.
-  [[nodiscard]] pool<task_worker>& workers() noexcept { return pool_; }
+  [[nodiscard]] pool_type& workers() noexcept { return pool_; }
 
   /// Stops the pool with its stop timeout.
   void stop() { pool_.stop(); }
 
 private:
   F fn_;
-  pool<task_worker> pool_;
+  pool_type pool_;
 };
 
 /// Turns `fn` into a ready task handle: a pool of task workers built from `options` (by
@@ -74,6 +78,13 @@ template <class F>
 [[nodiscard]] task_handle<std::decay_t<F>> make_task(
     F&& fn, const worker_builder<task_worker>& options = task_worker::options().on_demand()) {
   return task_handle<std::decay_t<F>>{std::forward<F>(fn), options.init()};
+}
+
+/// As above, with options that end in `blocking()`: calling the task returns its result.
+template <class F>
+[[nodiscard]] task_handle<std::decay_t<F>, true>
+make_task(F&& fn, const worker_builder<task_worker, true>& options) {
+  return task_handle<std::decay_t<F>, true>{std::forward<F>(fn), options.init()};
 }
 
 } // namespace concurry
