@@ -3,7 +3,7 @@
 // yields a well-formed message or throws decode_error, never anything worse.
 #pragma once
 
-#include <concurry/error.hpp>
+#include <concurry/codec.hpp>
 #include <concurry/limits.hpp>
 
 #include <chrono>
@@ -15,10 +15,11 @@
 
 namespace concurry::net {
 
-/// Bytes that are not a well-formed message of the expected schema.
-class decode_error : public concurry::error {
+/// Bytes that are not a well-formed message of the expected schema. A codec_error, so one catch
+/// sees malformed messages and malformed values in them alike.
+class decode_error : public concurry::codec_error {
 public:
-  using concurry::error::error;
+  using concurry::codec_error::codec_error;
 };
 
 /// Asks for an acquisition; `timeout` empty means no deadline.

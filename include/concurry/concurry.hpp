@@ -8,7 +8,10 @@
 /// - concurry::runtime: the one object at the top of `main`.
 /// - concurry::worker: the base of a worker class, registered with CONCURRY_WORKER or
 ///   CONCURRY_LOCAL_WORKER (registry.hpp). User types that calls carry are made transferable
-///   with CONCURRY_TYPE (transfer.hpp).
+///   with CONCURRY_TYPE (transfer.hpp), or with a `concurry_encode`/`concurry_decode` pair
+///   (codec.hpp, where concurry::encode and concurry::decode live).
+/// - exceptions across processes: CONCURRY_EXCEPTION registers a type so that it is rethrown as
+///   itself; others arrive as concurry::remote_error (exceptions.hpp).
 /// - concurry::worker_builder: the options chain that `W::options()` starts and `init()` ends.
 /// - concurry::basic_pool and concurry::basic_handle: they make the calls; concurry::future:
 ///   the pending result of one; concurry::wait, concurry::gather and concurry::as_completed
@@ -28,8 +31,10 @@
 #pragma once
 
 #include <concurry/clock.hpp>
+#include <concurry/codec.hpp>
 #include <concurry/config.hpp>
 #include <concurry/error.hpp>
+#include <concurry/exceptions.hpp>
 #include <concurry/future.hpp>
 #include <concurry/limits.hpp>
 #include <concurry/mode.hpp>

@@ -9,6 +9,12 @@
 //
 //     struct point { double x; double y; };
 //     CONCURRY_TYPE(point, x, y)   // in point's namespace
+//
+// or, when its state is not simply its fields, by a pair of functions found by argument-dependent
+// lookup (codec.hpp):
+//
+//     void concurry_encode(concurry::encoder& e, const money& m);
+//     void concurry_decode(concurry::decoder& d, money& m);
 /// \file
 /// Which types can cross a process boundary: is_transferable_v, and CONCURRY_TYPE for user types.
 #pragma once
@@ -34,8 +40,11 @@
 
 namespace concurry {
 
-/// Says whether T can cross a process boundary. Specialise it (with `value = true`) only
-/// together with a codec for T; most types should use CONCURRY_TYPE instead.
+class encoder;
+class decoder;
+
+/// Says whether T can cross a process boundary. Do not specialise it: a type becomes
+/// transferable through CONCURRY_TYPE or a `concurry_encode`/`concurry_decode` pair (codec.hpp).
 template <class T, class = void>
 struct transfer_traits;
 
@@ -48,6 +57,13 @@ namespace detail {
 template <class T>
 concept has_fields = requires {
   concurry_fields(static_cast<const T*>(nullptr));
+};
+
+/// T has a `concurry_encode`/`concurry_decode` pair, found by argument-dependent lookup.
+template <class T>
+concept has_custom_codec = requires(encoder& e, decoder& d, const T& in, T& out) {
+  concurry_encode(e, in);
+  concurry_decode(d, out);
 };
 
 template <class Tuple>
@@ -75,8 +91,9 @@ constexpr bool fields_transferable_v() {
 } // namespace detail
 
 template <class T, class>
-struct transfer_traits : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T> ||
-                                            detail::fields_transferable_v<T>()> {};
+struct transfer_traits
+    : std::bool_constant<std::is_arithmetic_v<T> || std::is_enum_v<T> ||
+                         detail::has_custom_codec<T> || detail::fields_transferable_v<T>()> {};
 
 template <>
 struct transfer_traits<void> : std::true_type {};

@@ -1,0 +1,222 @@
+#include "net/call_messages.hpp"
+
+#include "schema/call.capnp.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <type_traits>
+
+namespace concurry::net {
+
+namespace {
+
+namespace s = schema;
+
+template <class... F>
+struct overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
+// -- encoding -----------------------------------------------------------------
+
+// Text of the whole string, NUL bytes included (a std::string's data is NUL-terminated, as Text
+// needs).
+capnp::Text::Reader as_text(const std::string& text) {
+  return {text.data(), text.size()};
+}
+
+capnp::Data::Reader as_data(const std::vector<std::byte>& bytes) {
+  return {reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()};
+}
+
+void put_exception(s::ExceptionInfo::Builder out, const exception_info& in) {
+  out.setTypeName(as_text(in.type_name));
+  out.setMessage(as_text(in.message));
+  out.setRegistered(in.registered);
+}
+
+std::vector<char> to_bytes(capnp::MessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asChars();
+  return {bytes.begin(), bytes.end()};
+}
+
+// -- decoding -----------------------------------------------------------------
+
+// Text may hold NUL bytes: take its size, not its first NUL.
+std::string get_text(capnp::Text::Reader text) {
+  return {text.begin(), text.size()};
+}
+
+std::vector<std::byte> get_data(capnp::Data::Reader data) {
+  auto* p = reinterpret_cast<const std::byte*>(data.begin());
+  return {p, p + data.size()};
+}
+
+exception_info get_exception(s::ExceptionInfo::Reader in) {
+  return {get_text(in.getTypeName()), get_text(in.getMessage()), in.getRegistered()};
+}
+
+to_host read(s::ToHost::Reader root) {
+  switch (root.which()) {
+  case s::ToHost::CONSTRUCT: {
+    auto c = root.getConstruct();
+    return construct_worker{
+        c.getPoolId(), c.getWorkerIndex(), get_text(c.getWorkerType()), get_data(c.getArguments())};
+  }
+  case s::ToHost::CALL: {
+    auto c = root.getCall();
+    return host_call{c.getCallId(),
+                     c.getPoolId(),
+                     c.getWorkerIndex(),
+                     c.getMethodIndex(),
+                     get_text(c.getMethodName()),
+                     c.getAttempt(),
+                     get_data(c.getArguments())};
+  }
+  case s::ToHost::CANCEL:
+    return cancel_call{root.getCancel().getCallId()};
+  case s::ToHost::STOP:
+    return stop_worker{};
+  }
+  throw decode_error{"a message to a worker host of an unknown kind"};
+}
+
+from_host read(s::FromHost::Reader root) {
+  switch (root.which()) {
+  case s::FromHost::CONSTRUCTED: {
+    auto c = root.getConstructed();
+    worker_constructed out{c.getPoolId(), c.getWorkerIndex(), std::nullopt};
+    switch (c.which()) {
+    case s::WorkerConstructed::OK:
+      return out;
+    case s::WorkerConstructed::FAILURE:
+      out.failure = get_exception(c.getFailure());
+      return out;
+    }
+    throw decode_error{"a worker-constructed message of an unknown kind"};
+  }
+  case s::FromHost::RESULT: {
+    auto r = root.getResult();
+    return call_result{r.getCallId(), get_data(r.getValue()), get_text(r.getRejection())};
+  }
+  case s::FromHost::ERROR: {
+    auto e = root.getError();
+    return call_error{e.getCallId(), get_exception(e.getException()), e.getRetry()};
+  }
+  case s::FromHost::STOPPED:
+    return worker_stopped{};
+  case s::FromHost::OUTPUT: {
+    auto o = root.getOutput();
+    auto where = o.getStream();
+    if (where != s::OutputLine::Stream::STDOUT && where != s::OutputLine::Stream::STDERR)
+      throw decode_error{"an output line on an unknown stream"};
+    return output_line{where == s::OutputLine::Stream::STDOUT ? output_line::stream::out
+                                                              : output_line::stream::err,
+                       get_text(o.getLine())};
+  }
+  }
+  throw decode_error{"a message from a worker host of an unknown kind"};
+}
+
+// Cap'n Proto reads 8-byte aligned words: copy the bytes into words first. The traversal limit
+// follows the message's size, so a message can make the reader visit each word only a few times.
+template <class Root>
+auto decode_root(const std::vector<char>& bytes, const char* what) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
+    throw decode_error{std::string{what} + " of " + std::to_string(bytes.size()) +
+                       " bytes is not a whole number of 8-byte words"};
+  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = 4 * words.size() + 1024;
+  try {
+    capnp::FlatArrayMessageReader reader{words, options};
+    return read(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    throw decode_error{std::string{"a malformed "} + what + ": " + e.getDescription().cStr()};
+  }
+}
+
+} // namespace
+
+std::vector<char> encode(const to_host& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<s::ToHost>();
+  std::visit(overloaded{
+                 [&](const construct_worker& m) {
+                   auto c = root.initConstruct();
+                   c.setPoolId(m.pool_id);
+                   c.setWorkerIndex(m.worker_index);
+                   c.setWorkerType(as_text(m.worker_type));
+                   c.setArguments(as_data(m.arguments));
+                 },
+                 [&](const host_call& m) {
+                   auto c = root.initCall();
+                   c.setCallId(m.call_id);
+                   c.setPoolId(m.pool_id);
+                   c.setWorkerIndex(m.worker_index);
+                   c.setMethodIndex(m.method_index);
+                   c.setMethodName(as_text(m.method_name));
+                   c.setAttempt(m.attempt);
+                   c.setArguments(as_data(m.arguments));
+                 },
+                 [&](const cancel_call& m) { root.initCancel().setCallId(m.call_id); },
+                 [&](const stop_worker&) { root.setStop(); },
+             },
+             message);
+  return to_bytes(builder);
+}
+
+std::vector<char> encode(const from_host& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<s::FromHost>();
+  std::visit(overloaded{
+                 [&](const worker_constructed& m) {
+                   auto c = root.initConstructed();
+                   c.setPoolId(m.pool_id);
+                   c.setWorkerIndex(m.worker_index);
+                   if (m.failure)
+                     put_exception(c.initFailure(), *m.failure);
+                   else
+                     c.setOk();
+                 },
+                 [&](const call_result& m) {
+                   auto r = root.initResult();
+                   r.setCallId(m.call_id);
+                   r.setValue(as_data(m.value));
+                   r.setRejection(as_text(m.rejection));
+                 },
+                 [&](const call_error& m) {
+                   auto e = root.initError();
+                   e.setCallId(m.call_id);
+                   put_exception(e.initException(), m.exception);
+                   e.setRetry(m.retry);
+                 },
+                 [&](const worker_stopped&) { root.setStopped(); },
+                 [&](const output_line& m) {
+                   auto o = root.initOutput();
+                   o.setStream(m.where == output_line::stream::out ? s::OutputLine::Stream::STDOUT
+                                                                   : s::OutputLine::Stream::STDERR);
+                   o.setLine(as_text(m.line));
+                 },
+             },
+             message);
+  return to_bytes(builder);
+}
+
+to_host decode_to_host(const std::vector<char>& bytes) {
+  return decode_root<s::ToHost>(bytes, "message to a worker host");
+}
+
+from_host decode_from_host(const std::vector<char>& bytes) {
+  return decode_root<s::FromHost>(bytes, "message from a worker host");
+}
+
+} // namespace concurry::net

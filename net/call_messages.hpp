@@ -1,0 +1,94 @@
+// The messages between a client and a worker host about its worker and the calls to it, as C++
+// values, and their Cap'n Proto encoding (net/schema/call.capnp). Arguments and results stay in
+// the value codec's bytes (concurry/codec.hpp); this layer neither encodes nor decodes them.
+// Bytes from another process are untrusted: decoding them either yields a well-formed message or
+// throws decode_error (a concurry::codec_error), never anything worse.
+#pragma once
+
+#include "net/limit_messages.hpp"
+
+#include <concurry/exceptions.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace concurry::net {
+
+/// Builds the host's worker from its registered name and E(constructor arguments).
+struct construct_worker {
+  std::uint64_t pool_id = 0;
+  std::uint32_t worker_index = 0;
+  std::string worker_type;
+  std::vector<std::byte> arguments;
+};
+
+/// One call of a method of the host's worker.
+struct host_call {
+  std::uint64_t call_id = 0;
+  std::uint64_t pool_id = 0;
+  std::uint32_t worker_index = 0;
+  std::uint32_t method_index = 0;
+  std::string method_name; ///< empty: the host does not check it against method_index
+  std::uint32_t attempt = 1;
+  std::vector<std::byte> arguments;
+};
+
+/// Drops a call that has not started.
+struct cancel_call {
+  std::uint64_t call_id = 0;
+};
+
+/// Finish the calls received, destroy the worker, answer worker_stopped.
+struct stop_worker {};
+
+/// What a client sends to a worker host.
+using to_host = std::variant<construct_worker, host_call, cancel_call, stop_worker>;
+
+/// The worker was built, or its constructor threw `failure`.
+struct worker_constructed {
+  std::uint64_t pool_id = 0;
+  std::uint32_t worker_index = 0;
+  std::optional<exception_info> failure;
+};
+
+/// A call returned: E(result), empty for void.
+struct call_result {
+  std::uint64_t call_id = 0;
+  std::vector<std::byte> value;
+  std::string rejection; ///< why retry_until rejected the result; empty when it passed
+};
+
+/// A call threw or could not be made.
+struct call_error {
+  std::uint64_t call_id = 0;
+  exception_info exception;
+  bool retry = false; ///< the host's retry_on verdict: another attempt may follow
+};
+
+/// The worker is destroyed after stop_worker.
+struct worker_stopped {};
+
+/// One line of the host's output, without its line break.
+struct output_line {
+  enum class stream { out, err };
+  stream where = stream::out;
+  std::string line;
+};
+
+/// What a worker host sends to its client.
+using from_host =
+    std::variant<worker_constructed, call_result, call_error, worker_stopped, output_line>;
+
+std::vector<char> encode(const to_host& message);
+std::vector<char> encode(const from_host& message);
+
+/// Throws decode_error for anything but a well-formed ToHost.
+to_host decode_to_host(const std::vector<char>& bytes);
+/// Throws decode_error for anything but a well-formed FromHost.
+from_host decode_from_host(const std::vector<char>& bytes);
+
+} // namespace concurry::net
