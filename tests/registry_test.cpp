@@ -124,3 +124,30 @@ TEST_CASE("a worker with user types in its signature runs with them") {
   geometry::path p{"square", {{0, 0}, {2, 0}, {2, 2}}};
   CHECK(pool.call(&plotter::length, p).result() == doctest::Approx(2 + 2 + 2));
 }
+
+TEST_CASE("a registered worker is built and called by name with encoded values") {
+  auto* info = concurry::find_registered_worker("greeter");
+  REQUIRE(info != nullptr);
+  REQUIRE(info->construct);
+  REQUIRE(info->invoke.size() == 3);
+  auto w = info->construct(concurry::encode(std::tuple{std::string{"hi"}, 2}));
+  REQUIRE(w != nullptr);
+  auto greeted = info->invoke[0](*w, concurry::encode(std::tuple{std::string{"Ann"}}));
+  CHECK(concurry::decode<std::string>(greeted) == "hi Ann! hi Ann! ");
+  auto joined = info->invoke[1](*w, concurry::encode(std::tuple{std::string{"a"}, std::string{"b"}}));
+  CHECK(concurry::decode<std::string>(joined) == "ab");
+  auto counted = info->invoke[2](*w, concurry::encode(std::tuple{std::vector<int>{1, 2, 3}}));
+  CHECK(concurry::decode<std::size_t>(counted) == 3);
+  // Bytes that are not the method's arguments fail with codec_error, and nothing runs.
+  CHECK_THROWS_AS(info->invoke[2](*w, concurry::encode(std::tuple{1.5})), concurry::codec_error);
+  CHECK_THROWS_AS(info->construct(concurry::encode(std::tuple{7})), concurry::codec_error);
+
+  auto* no_methods = concurry::find_registered_worker("idle");
+  REQUIRE(no_methods != nullptr);
+  CHECK(no_methods->construct);
+  CHECK(no_methods->invoke.empty());
+  // A local-only worker cannot be built in another process.
+  auto* local = concurry::find_registered_worker("task_worker");
+  REQUIRE(local != nullptr);
+  CHECK_FALSE(local->construct);
+}

@@ -13,6 +13,7 @@
 /// Worker registration: CONCURRY_WORKER, CONCURRY_LOCAL_WORKER and the registry they fill.
 #pragma once
 
+#include <concurry/codec.hpp>
 #include <concurry/detail/member_fn.hpp>
 #include <concurry/detail/preprocessor.hpp>
 #include <concurry/transfer.hpp>
@@ -20,6 +21,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -29,12 +33,25 @@
 
 namespace concurry {
 
+/// Builds a worker from its encoded constructor arguments (codec.hpp), as a worker host does.
+using encoded_constructor = std::function<std::unique_ptr<worker_base>(std::span<const std::byte>)>;
+
+/// Runs one method on a worker with encoded arguments and returns the encoded result (empty for
+/// void). Throws codec_error for arguments that do not decode, and whatever the method throws.
+using encoded_method =
+    std::function<std::vector<std::byte>(worker_base&, std::span<const std::byte>)>;
+
 /// What the registry knows of one worker type.
 struct worker_type_info {
   std::string name;                      ///< the class name as written in the macro
   std::vector<std::string> method_names; ///< in the order of the macro
   std::size_t constructor_arity = 0;     ///< the number of constructor arguments
   bool local_only = false;               ///< registered with CONCURRY_LOCAL_WORKER
+  /// Builds the worker by name in another process; empty for local-only workers.
+  encoded_constructor construct;
+  /// Per listed method, in the order of the macro: the call by index in another process; empty
+  /// for local-only workers.
+  std::vector<encoded_method> invoke;
 };
 
 /// Every worker type registered in this program, in registration order.
@@ -122,8 +139,27 @@ std::uint32_t method_index_of(M m, std::uint32_t unlisted) noexcept {
 /// Adds a type to the registry; called once per registration during static initialisation.
 bool add_registered_worker(worker_type_info info, std::type_index type);
 
+/// Decodes the arguments of `method`, calls it on `w` and encodes its result.
+template <class W, class M>
+std::vector<std::byte> invoke_encoded(M method, worker_base& w, std::span<const std::byte> bytes) {
+  using fn = member_fn<M>;
+  using R = std::decay_t<typename fn::result_type>;
+  auto args = [&]<class... P>(std::tuple<P...>*) {
+    return decode<std::tuple<std::decay_t<P>...>>(bytes);
+  }(static_cast<typename fn::args*>(nullptr));
+  auto& self = static_cast<W&>(w);
+  auto call = [&](auto&... a) -> decltype(auto) { return (self.*method)(std::move(a)...); };
+  if constexpr (std::is_void_v<R>) {
+    std::apply(call, args);
+    return {};
+  } else {
+    return encode(static_cast<const R&>(std::apply(call, args)));
+  }
+}
+
 template <class D>
 bool register_worker() {
+  using W = typename D::worker_type;
   using ctor = typename constructor_args<typename D::constructor>::type;
   worker_type_info info;
   info.name = D::name;
@@ -131,6 +167,20 @@ bool register_worker() {
     info.method_names.emplace_back(n);
   info.constructor_arity = std::tuple_size_v<ctor>;
   info.local_only = D::local_only;
+  if constexpr (!D::local_only) {
+    info.construct = [](std::span<const std::byte> bytes) -> std::unique_ptr<worker_base> {
+      auto args = decode<ctor>(bytes);
+      return std::apply([](auto&... a) { return std::make_unique<W>(std::move(a)...); }, args);
+    };
+    std::apply(
+        [&](auto... method) {
+          (info.invoke.emplace_back([method](worker_base& w, std::span<const std::byte> bytes) {
+            return invoke_encoded<W>(method, w, bytes);
+          }),
+           ...);
+        },
+        D::methods());
+  }
   return add_registered_worker(std::move(info), typeid(typename D::worker_type));
 }
 
