@@ -11,7 +11,8 @@ class actor_system;
 namespace concurry::actors {
 
 /// Owns one caf::actor_system configured for concurry: the `sharing` scheduler policy (no idle
-/// polling) with a fixed number of threads. Worker code never runs on these threads.
+/// polling) with a fixed number of threads, and CAF's middleman (one multiplexer thread) for the
+/// connections of process mode. Worker code never runs on these threads.
 class actor_host {
 public:
   /// Starts the system with `scheduler_threads` threads (0: the cores, at least 2).

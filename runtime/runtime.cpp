@@ -2,6 +2,7 @@
 
 #include "actors/log.hpp"
 #include "runtime/internal/host.hpp"
+#include "runtime/internal/process_host.hpp"
 
 #include <concurry/error.hpp>
 #include <concurry/version.hpp>
@@ -59,8 +60,9 @@ struct runtime::impl {
 };
 
 runtime::runtime(int argc, char** argv, runtime_options options) : impl_{std::make_unique<impl>()} {
-  (void)argc;
-  (void)argv;
+  // In a worker host process (process mode) this runs the host and ends the process.
+  runtime_internal::run_worker_host_if_requested(options.log_level);
+  runtime_internal::remember_program_arguments(argc, argv);
   apply_log_level(options.log_level);
   auto& reg = registry();
   std::lock_guard guard{reg.mutex};
@@ -89,6 +91,9 @@ const char* version() noexcept {
 namespace runtime_internal {
 
 std::shared_ptr<actors::actor_host> current_host() {
+  // A worker host whose program has no runtime object becomes the host here, at its first use
+  // of concurry, rather than run on as the application and start hosts of its own.
+  run_worker_host_if_requested("warn");
   auto& reg = registry();
   std::lock_guard guard{reg.mutex};
   if (!reg.host) {

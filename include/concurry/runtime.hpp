@@ -7,6 +7,12 @@
 //
 // Pools made without a runtime object start a default one on first use, which lives until the
 // program exits. Destroying the runtime stops nothing by itself: pools stop when their owners go.
+//
+// The runtime object must be the first line of main. Process mode starts its worker processes
+// by running this same program again, with the same arguments and the environment variable
+// CONCURRY_WORKER_HOST set; in such a process the runtime's constructor runs the worker host and
+// then ends the process, never returning to main. Whatever main does before the runtime object
+// therefore runs once more in every worker process: nothing there may have side effects.
 #pragma once
 
 #include <memory>
@@ -24,15 +30,21 @@ struct runtime_options {
   std::string log_level = "warn";
 };
 
-/// Owns the actor system that pools, supervisors and (later) the network layer run on. Create
-/// one at the top of `main`, before any pool; at most one may exist at a time.
+/// Owns the actor system that pools, supervisors and the network layer run on. Create one as
+/// the first line of `main`, before any pool; at most one may exist at a time.
+///
+/// In a worker host process of process mode (CONCURRY_WORKER_HOST is set) the constructor does
+/// not return: it serves the client that started the process and then ends the process with
+/// `_exit`, so the program's atexit handlers and static destructors do not run there. A worker
+/// host also ends when the client process dies, however it dies.
 ///
 /// Does not: stop pools. Every pool must be stopped (or its owner destroyed) before the runtime
 /// is destroyed; a pool still running then is stopped with a zero timeout.
 class runtime {
 public:
-  /// Starts the runtime. `argc`/`argv` are the program's own; they are not parsed or changed
-  /// (later modes use them to re-execute the program as a worker host).
+  /// Starts the runtime. `argc`/`argv` are the program's own; they are not parsed or changed.
+  /// A copy is kept: process mode re-executes the program with them as a worker host. Without
+  /// them (`runtime()`), the arguments the process was started with are used.
   runtime(int argc, char** argv, runtime_options options = {});
   runtime() : runtime(0, nullptr) {}
   runtime(const runtime&) = delete;

@@ -1,0 +1,260 @@
+#include "actors/host_link.hpp"
+
+#include "actors/log.hpp"
+#include "net/host_messages.hpp"
+
+#include <concurry/error.hpp>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#include <unistd.h>
+
+#include <future>
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace concurry::actors {
+
+namespace {
+
+using host_atom = caf::atom_constant<caf::atom("host")>;
+
+// Compares without an early exit, so the time taken says nothing about the secret.
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+
+// Bytes from another process may be anything: an exception becomes a log line, not a dead actor.
+caf::error log_exception(caf::scheduled_actor*, std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    logger("net")->error("a host control handler failed error={}", x.what());
+  } catch (...) {
+    logger("net")->error("a host control handler failed with an unknown exception");
+  }
+  return caf::sec::runtime_error;
+}
+
+} // namespace
+
+// -- the client end -------------------------------------------------------------------------------
+
+struct host_listener::impl {
+  struct connected {
+    caf::actor actor;
+    int pid = 0;
+  };
+
+  actor_host* host = nullptr;
+  std::string secret;
+  events handlers;
+  caf::actor actor;
+  std::uint16_t port = 0;
+  mutable std::mutex mutex;
+  std::map<int, connected> hosts;
+
+  void on_host_message(caf::event_based_actor* self, const std::vector<char>& bytes) {
+    auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+    net::host_message message;
+    try {
+      message = net::decode_host_message(bytes);
+    } catch (const net::decode_error& e) {
+      logger("net")->error("undecodable message from a worker host error={}", e.what());
+      return;
+    }
+    auto* hello = std::get_if<net::host_hello>(&message);
+    if (!hello || !sender) {
+      logger("net")->warn("unexpected message from a worker host kind={}", message.index());
+      return;
+    }
+    host_identity who{static_cast<int>(hello->worker), hello->pid};
+    if (!same_secret(hello->secret, secret) || (handlers.accept && !handlers.accept(who))) {
+      logger("net")->warn("refused a worker host worker={} pid={}", who.worker, who.pid);
+      caf::anon_send(sender, host_atom::value, net::encode(net::host_shutdown{}));
+      return;
+    }
+    {
+      std::lock_guard guard{mutex};
+      hosts[who.worker] = connected{sender, who.pid};
+    }
+    self->monitor(sender);
+    logger("net")->debug("worker host connected worker={} pid={}", who.worker, who.pid);
+    if (handlers.on_hello)
+      handlers.on_hello(who);
+  }
+
+  void on_down(const caf::down_msg& down) {
+    std::optional<host_identity> lost;
+    {
+      std::lock_guard guard{mutex};
+      for (auto it = hosts.begin(); it != hosts.end(); ++it) {
+        if (it->second.actor.address() == down.source) {
+          lost = host_identity{it->first, it->second.pid};
+          hosts.erase(it);
+          break;
+        }
+      }
+    }
+    if (lost && handlers.on_lost)
+      handlers.on_lost(*lost);
+  }
+
+  caf::actor find(int worker) const {
+    std::lock_guard guard{mutex};
+    auto it = hosts.find(worker);
+    return it == hosts.end() ? caf::actor{} : it->second.actor;
+  }
+};
+
+host_listener::host_listener(actor_host& host, std::string secret, events handlers)
+    : impl_{std::make_shared<impl>()} {
+  impl_->host = &host;
+  impl_->secret = std::move(secret);
+  impl_->handlers = std::move(handlers);
+  // The actor holds the state weakly: the listener's owner decides when it goes.
+  std::weak_ptr<impl> weak = impl_;
+  // NOTE: state goes in as a spawn argument, not a lambda capture: CAF 0.17 dereferences a null
+  // pointer to its empty argument tuple when spawning a function without arguments (UBSan).
+  auto behavior = [](caf::event_based_actor* self, std::weak_ptr<impl> weak) -> caf::behavior {
+    self->set_default_handler(caf::drop);
+    self->set_exception_handler(log_exception);
+    self->set_down_handler([weak](caf::down_msg& down) {
+      if (auto state = weak.lock())
+        state->on_down(down);
+    });
+    return {
+        [self, weak](host_atom, const std::vector<char>& bytes) {
+          if (auto state = weak.lock())
+            state->on_host_message(self, bytes);
+        },
+    };
+  };
+  impl_->actor = host.system().spawn(behavior, weak);
+  auto port = host.system().middleman().publish(impl_->actor, 0, "127.0.0.1", true);
+  if (!port) {
+    caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
+    throw error{"cannot listen for worker hosts on 127.0.0.1: " +
+                host.system().render(port.error())};
+  }
+  impl_->port = *port;
+}
+
+host_listener::~host_listener() {
+  auto& system = impl_->host->system();
+  // NOTE: failing to unpublish leaves the port open until the actor system goes; nothing to do.
+  (void)system.middleman().unpublish(impl_->actor, impl_->port);
+  // Waits for the actor to end, so that no handler runs once the owner is gone.
+  caf::scoped_actor self{system};
+  self->monitor(impl_->actor);
+  self->send_exit(impl_->actor, caf::exit_reason::user_shutdown);
+  self->receive(
+      [](const caf::down_msg&) {},
+      caf::after(std::chrono::seconds{10}) >>
+          [] { logger("net")->error("the worker host listener did not stop within 10 s"); });
+}
+
+std::uint16_t host_listener::port() const noexcept {
+  return impl_->port;
+}
+
+bool host_listener::is_connected(int worker) const {
+  return static_cast<bool>(impl_->find(worker));
+}
+
+std::vector<std::chrono::nanoseconds>
+host_listener::ping(int worker, std::size_t count, std::chrono::milliseconds timeout) {
+  std::vector<std::chrono::nanoseconds> samples;
+  auto target = impl_->find(worker);
+  if (!target)
+    return samples;
+  samples.reserve(count);
+  caf::scoped_actor self{impl_->host->system()};
+  for (std::size_t i = 0; i < count; ++i) {
+    auto bytes = net::encode(net::host_ping{i});
+    auto start = std::chrono::steady_clock::now();
+    bool answered = false;
+    self->request(target, timeout, host_atom::value, std::move(bytes))
+        .receive(
+            [&](const std::vector<char>& reply) {
+              try {
+                auto message = net::decode_host_message(reply);
+                auto* pong = std::get_if<net::host_pong>(&message);
+                answered = pong && pong->sequence == i;
+              } catch (const net::decode_error& e) {
+                logger("net")->error("undecodable pong from a worker host error={}", e.what());
+              }
+            },
+            [&](caf::error&) {});
+    if (!answered)
+      break;
+    samples.push_back(std::chrono::steady_clock::now() - start);
+  }
+  return samples;
+}
+
+bool host_listener::shutdown(int worker) {
+  auto target = impl_->find(worker);
+  if (!target)
+    return false;
+  caf::anon_send(target, host_atom::value, net::encode(net::host_shutdown{}));
+  return true;
+}
+
+caf::actor host_listener::host_actor(int worker) const {
+  return impl_->find(worker);
+}
+
+// -- the host end ---------------------------------------------------------------------------------
+
+host_link_end run_host_link(std::uint16_t port, const std::string& secret, int worker) {
+  // NOTE: never destroyed: the process ends right after, and tearing down a system whose peer
+  // vanished only costs time.
+  auto* host = new actor_host{2};
+  auto& system = host->system();
+  auto client = system.middleman().remote_actor("127.0.0.1", port);
+  if (!client)
+    return host_link_end::unreachable;
+
+  auto ended = std::make_shared<std::promise<host_link_end>>();
+  auto hello = net::encode(net::host_hello{
+      secret, static_cast<std::int32_t>(::getpid()), static_cast<std::uint32_t>(worker)});
+  auto behavior = [ended, hello](caf::event_based_actor* self, caf::actor client) -> caf::behavior {
+    self->set_default_handler(caf::drop);
+    self->set_exception_handler(log_exception);
+    auto finish = [self, ended, done = std::make_shared<bool>(false)](host_link_end how) {
+      if (std::exchange(*done, true))
+        return;
+      ended->set_value(how);
+      self->quit();
+    };
+    self->monitor(client);
+    self->set_down_handler([finish](caf::down_msg&) { finish(host_link_end::lost); });
+    self->send(client, host_atom::value, hello);
+    return {
+        [self, finish](host_atom, const std::vector<char>& bytes) {
+          net::host_message message;
+          try {
+            message = net::decode_host_message(bytes);
+          } catch (const net::decode_error& e) {
+            logger("net")->error("undecodable message from the client error={}", e.what());
+            return;
+          }
+          if (auto* ping = std::get_if<net::host_ping>(&message))
+            self->make_response_promise().deliver(net::encode(net::host_pong{ping->sequence}));
+          else if (std::holds_alternative<net::host_shutdown>(message))
+            finish(host_link_end::shutdown);
+        },
+    };
+  };
+  // NOTE: the client goes in as a spawn argument (see the listener).
+  system.spawn(behavior, *client);
+  return ended->get_future().get();
+}
+
+} // namespace concurry::actors

@@ -1,0 +1,96 @@
+// The control connection of process mode, over CAF's middleman (TCP on 127.0.0.1): the client's
+// listener that worker hosts connect back to, and the loop a worker host runs. Messages are
+// Cap'n Proto bytes (net/schema/host.capnp); CAF carries only an atom and a byte buffer.
+#pragma once
+
+#include "actors/actor_host.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace caf {
+class actor;
+} // namespace caf
+
+namespace concurry::actors {
+
+/// Who a worker host says it is in its hello.
+struct host_identity {
+  int worker = 0;
+  int pid = 0;
+};
+
+/// The client end: an actor published on 127.0.0.1 at an ephemeral port. A host that connects
+/// and says hello with the listener's secret becomes the connected host of its worker index,
+/// until its connection drops or another host of the same index says hello. Thread-safe.
+///
+/// Does not: authenticate the TCP connection itself. CAF 0.17 lets any local process connect to
+/// the port and message the published actor; only hellos with the secret are accepted, and
+/// nothing but control messages reaches this actor.
+class host_listener {
+public:
+  /// Called on a scheduler thread of the actor system; must not block.
+  struct events {
+    /// Whether a hello with the right secret matches a host the client started (its pid for
+    /// its worker index). Empty: every such hello is accepted.
+    std::function<bool(const host_identity&)> accept;
+    /// A host was accepted.
+    std::function<void(const host_identity&)> on_hello;
+    /// The connection to an accepted host dropped.
+    std::function<void(const host_identity&)> on_lost;
+  };
+
+  /// Publishes the listener; throws concurry::error when the port cannot be opened.
+  host_listener(actor_host& host, std::string secret, events handlers);
+  host_listener(const host_listener&) = delete;
+  host_listener& operator=(const host_listener&) = delete;
+  /// Closes the port and stops the listener's actor; connected hosts see their connection drop
+  /// only when the client's actor system goes.
+  ~host_listener();
+
+  /// The TCP port on 127.0.0.1.
+  [[nodiscard]] std::uint16_t port() const noexcept;
+
+  /// Whether the host of `worker` is connected.
+  [[nodiscard]] bool is_connected(int worker) const;
+
+  /// Sends `count` pings to the host of `worker`, one after the other, and returns the round
+  /// trip of each. Fewer samples when the host is not connected, does not answer within
+  /// `timeout`, or answers with anything but the pong of that ping.
+  std::vector<std::chrono::nanoseconds>
+  ping(int worker, std::size_t count, std::chrono::milliseconds timeout);
+
+  /// Asks the host of `worker` to exit; false when it is not connected.
+  bool shutdown(int worker);
+
+  /// The host's actor (a proxy of the actor in the child), for code in actors/ that talks to
+  /// it; an invalid handle when the host is not connected.
+  [[nodiscard]] caf::actor host_actor(int worker) const;
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// How a worker host's connection ended.
+enum class host_link_end {
+  /// The client asked the host to exit.
+  shutdown,
+  /// The connection to the client dropped.
+  lost,
+  /// The client could not be reached, or refused the hello.
+  unreachable,
+};
+
+/// The host end, run by a worker host process on its main thread: starts an actor system,
+/// connects to the listener on 127.0.0.1:`port`, says hello, and answers pings until the client
+/// asks it to exit or the connection drops.
+///
+/// NOTE: the actor system is left running on return; the caller ends the process at once.
+host_link_end run_host_link(std::uint16_t port, const std::string& secret, int worker);
+
+} // namespace concurry::actors

@@ -1,0 +1,151 @@
+// Worker host processes of process mode. The client starts them by re-executing its own binary
+// with the application's argv untouched and CONCURRY_WORKER_HOST in the environment; the
+// concurry::runtime object at the top of main sees the variable and runs the worker host
+// instead of returning to main. A host connects back over CAF's middleman on 127.0.0.1 and says
+// hello with the client's secret (actors/host_link.hpp).
+//
+// Children never outlive the client: each sets PR_SET_PDEATHSIG(SIGKILL) first thing, checks that
+// its parent is the process that started it, and watches a pipe whose write end only the client
+// holds (end of file: the client is gone). The client reaps every child it started by pid (never
+// waitpid(-1), so the application's own children keep their statuses), and forwards each line a
+// child writes to stdout or stderr to its own, prefixed with `[Worker <index> pid <pid>] `.
+#pragma once
+
+#include "actors/actor_host.hpp"
+#include "actors/host_link.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace caf {
+class actor;
+} // namespace caf
+
+namespace concurry::runtime_internal {
+
+/// The environment variable that makes a process a worker host.
+inline constexpr const char* worker_host_variable = "CONCURRY_WORKER_HOST";
+
+/// Exit codes of a worker host process.
+enum class host_exit_code : int {
+  /// The client asked it to exit.
+  shutdown = 0,
+  /// The client went away: its connection dropped, its pipe closed, or the parent changed.
+  lost_client = 3,
+  /// CONCURRY_WORKER_HOST was malformed.
+  bad_environment = 4,
+  /// The client could not be reached on its port.
+  unreachable = 5,
+};
+
+/// How a worker host process ended.
+struct host_exit {
+  int worker = 0;
+  pid_t pid = 0;
+  /// True: ended by signal `signal`. False: exited with `exit_code` (-1 when the status was lost,
+  /// because the application set SIGCHLD to SIG_IGN).
+  bool signaled = false;
+  int exit_code = 0;
+  int signal = 0;
+
+  /// "exited with code 3", "killed by signal 9 (SIGKILL)".
+  [[nodiscard]] std::string describe() const;
+};
+
+/// What to run as a worker host. The defaults re-execute this program.
+struct process_host_options {
+  /// The program; empty: this program (/proc/self/exe, which survives the file being replaced).
+  std::string executable;
+  /// Its argv from argv[0] on; empty: this program's own, as the runtime object received them
+  /// (or /proc/self/cmdline without a runtime object).
+  std::vector<std::string> arguments;
+  /// Where the children's prefixed lines go.
+  int stdout_fd = 1;
+  int stderr_fd = 2;
+  /// After a terminate(), how long a child has before SIGKILL.
+  std::chrono::milliseconds kill_grace{1000};
+};
+
+/// The worker host processes of one client (one pool later): starts them, forwards their output,
+/// reaps them, and carries control messages to them. Thread-safe.
+///
+/// Hosts are known by a worker index chosen by the caller; at most one process per index runs
+/// at a time (a new one may start once the previous one was reaped).
+///
+/// Does not: restart hosts, or notice a host that is alive but frozen (SIGSTOP); that needs the
+/// middleman's heartbeat.
+class process_hosts {
+public:
+  /// Called on threads of this object or of the actor system; must not block, and must not call
+  /// back into this object's destructor. None runs once the destructor has returned.
+  struct events {
+    /// A started host connected and said hello with the secret.
+    std::function<void(const actors::host_identity&)> on_hello;
+    /// The connection to a host that said hello dropped (usually just before its exit).
+    std::function<void(const actors::host_identity&)> on_lost;
+    /// A host was reaped. Its output written before the exit has been forwarded.
+    std::function<void(const host_exit&)> on_exit;
+  };
+
+  /// Opens the listener on 127.0.0.1 in `host`'s actor system (which must outlive this object)
+  /// and starts the thread that spawns, reaps and forwards output. Throws concurry::error when
+  /// the port or the thread cannot be had, or in a worker host process (which never gets here
+  /// when concurry::runtime is the first line of main).
+  process_hosts(std::shared_ptr<actors::actor_host> host,
+                events handlers,
+                process_host_options options = {});
+  process_hosts(const process_hosts&) = delete;
+  process_hosts& operator=(const process_hosts&) = delete;
+  /// Kills every host still running with SIGKILL, reaps it, and flushes its output.
+  ~process_hosts();
+
+  /// Starts the host of `worker` and returns its pid; its hello follows through on_hello.
+  /// Throws concurry::error when a host of that index is still running or the spawn fails.
+  /// May be called from any thread, on_exit included (to replace the host that ended).
+  pid_t start(int worker);
+
+  /// Asks the host of `worker` to exit cleanly; false when it is not connected.
+  bool shutdown(int worker);
+  /// SIGTERM now, SIGKILL after `kill_grace` unless it exited; false when it is not running.
+  bool terminate(int worker);
+  /// SIGKILL now; false when it is not running.
+  bool kill(int worker);
+
+  /// Whether the host of `worker` runs (started and not reaped yet).
+  [[nodiscard]] bool is_running(int worker) const;
+  /// The pid of the running host of `worker`, or 0.
+  [[nodiscard]] pid_t pid_of(int worker) const;
+
+  /// `count` pings, one after the other, to the host of `worker`; the round trip of each
+  /// answered one (fewer when it is not connected or one takes longer than `timeout`).
+  std::vector<std::chrono::nanoseconds>
+  ping(int worker, std::size_t count, std::chrono::milliseconds timeout);
+
+  /// The connected host's actor, for actors/ code that sends it calls; invalid when not
+  /// connected.
+  [[nodiscard]] caf::actor host_actor(int worker) const;
+
+  /// The listener's port on 127.0.0.1.
+  [[nodiscard]] std::uint16_t port() const noexcept;
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// Keeps a copy of the program's arguments for the hosts to re-execute with. Called by the
+/// runtime object before main can change them.
+void remember_program_arguments(int argc, char** argv);
+
+/// Called first by the runtime object's constructor. In a worker host process (the variable
+/// is set) runs the host and ends the process with a host_exit_code, never returning;
+/// otherwise returns at once. `log_level` is the runtime's configured level.
+void run_worker_host_if_requested(const std::string& log_level);
+
+} // namespace concurry::runtime_internal
