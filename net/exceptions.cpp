@@ -59,6 +59,7 @@ exception_registry& registry() {
     made->add_from_message<cancelled_error>();
     made->add_from_message<stopped_error>();
     made->add_from_message<config_error>();
+    made->add_from_message<worker_died>();
     made->add_from_message<codec_error>();
     return made;
   }();

@@ -34,6 +34,13 @@ public:
   using error::error;
 };
 
+/// The process of the worker that ran the call died (crashed, was killed, or exited) before the
+/// call finished, and no retry was left to send it elsewhere.
+class worker_died : public error {
+public:
+  using error::error;
+};
+
 /// Invalid options or registration: an unknown mode or load balancer, a worker count the mode
 /// does not allow, a mode the worker's registration does not permit.
 class config_error : public error {

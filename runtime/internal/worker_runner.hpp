@@ -44,6 +44,8 @@ private:
     detail::future_state_base& state() noexcept override;
     detail::run_result execute(worker_base&) noexcept override { return detail::run_result::lost; }
     std::uint32_t stored_status() const noexcept override { return 0; }
+    std::vector<std::byte> encode_arguments() const override { return {}; }
+    bool complete_encoded(std::span<const std::byte>) override { return false; }
   };
 
   alignas(64) std::atomic<detail::call_node*> head_;

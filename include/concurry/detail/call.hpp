@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concurry/clock.hpp>
+#include <concurry/codec.hpp>
 #include <concurry/detail/future_state.hpp>
 #include <concurry/detail/member_fn.hpp>
 #include <concurry/detail/retry_plan.hpp>
@@ -14,6 +15,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -58,6 +60,15 @@ public:
   /// The status execute() stored: status_done or status_failed.
   virtual std::uint32_t stored_status() const noexcept = 0;
 
+  /// The call's arguments encoded (codec.hpp), for a worker in another process. Throws
+  /// codec_error when they cannot cross a process boundary.
+  virtual std::vector<std::byte> encode_arguments() const = 0;
+
+  /// Completes the call with a result encoded in another process: decodes, stores and publishes
+  /// it. False when the call was completed already; throws codec_error (completing nothing)
+  /// when the bytes are not a result of the call's type.
+  virtual bool complete_encoded(std::span<const std::byte> result) = 0;
+
   /// True when the call can begin an attempt: the first one moves the future from pending to
   /// running (false when it was cancelled); later ones find it running already.
   bool begin_attempt() noexcept { return attempt > 0 || state().try_start(); }
@@ -76,6 +87,19 @@ public:
 
   future_state_base& state() noexcept override { return *this; }
   std::uint32_t stored_status() const noexcept override { return stored_; }
+
+  bool complete_encoded(std::span<const std::byte> result) override {
+    if constexpr (std::is_void_v<R>) {
+      if (!result.empty())
+        throw codec_error{"a void call got a result of " + std::to_string(result.size()) +
+                          " bytes"};
+      return this->set_value();
+    } else if constexpr (is_transferable_v<R>) {
+      return this->set_value(decode<R>(result));
+    } else {
+      throw codec_error{"the call's result type cannot cross a process boundary"};
+    }
+  }
 
 protected:
   /// Takes the right to complete and stores `value...` (nothing for void).
@@ -160,6 +184,14 @@ public:
   template <class... A>
   call_op(M method, A&&... args) : method_{method}, args_{std::forward<A>(args)...} {}
 
+  std::vector<std::byte> encode_arguments() const override {
+    if constexpr (is_transferable_v<Args>)
+      return encode(args_);
+    else
+      throw codec_error{"an argument of this call cannot cross a process boundary (a worker "
+                        "registered with CONCURRY_LOCAL_WORKER runs in sync and thread modes only)"};
+  }
+
   run_result execute(worker_base& w) noexcept override {
     ++this->attempt;
     auto& self = static_cast<W&>(w);
@@ -216,6 +248,10 @@ public:
   template <class G, class... A>
   explicit task_op(G&& fn, A&&... args)
       : fn_{std::forward<G>(fn)}, args_{std::forward<A>(args)...} {}
+
+  std::vector<std::byte> encode_arguments() const override {
+    throw codec_error{"a submitted function cannot cross a process boundary yet"};
+  }
 
   run_result execute(worker_base&) noexcept override {
     ++this->attempt;

@@ -129,6 +129,15 @@ public:
   explicit resolving_call_op(M method, A&&... args)
       : method_{method}, held_{std::forward<A>(args)...} {}
 
+  /// Waits for the futures among the arguments and encodes their values.
+  std::vector<std::byte> encode_arguments() const override {
+    using values = unwrapped_t<Held>;
+    if constexpr (is_transferable_v<values>)
+      return encode(unwrap(held_));
+    else
+      throw codec_error{"an argument of this call cannot cross a process boundary"};
+  }
+
   run_result execute(worker_base& w) noexcept override {
     ++this->attempt;
     // The inputs first: an upstream failure fails the call as it is, never retried.
