@@ -230,55 +230,15 @@ private:
   template <class M, class... A>
   auto call_when_ready(M method, A&&... args) const {
     using R = result_of<M, sizeof...(A)>;
-    if (!core_)
-      detail::throw_no_pool();
-    detail::state_ptr<detail::value_state<R>> outcome{new detail::value_state<R>};
-    auto result = detail::make_future(outcome);
-    auto held = std::make_shared<std::tuple<std::decay_t<A>...>>(std::forward<A>(args)...);
-    basic_handle<W, false> target{core_};
-    auto fire = [target, method, held, outcome] {
-      if (outcome->status() == detail::status_cancelled)
-        return;
-      std::exception_ptr failed;
-      auto first_failure = [&](const auto& f) {
-        if (!failed)
-          failed = f.exception();
-      };
-      std::apply([&](const auto&... a) { (detail::for_each_future(a, first_failure), ...); },
-                 *held);
-      if (failed) {
-        outcome->fail(failed);
-        return;
-      }
-      auto f = std::apply(
-          [&](const auto&... a) { return target.call_now(method, detail::unwrap(a)...); }, *held);
-      f.add_done_callback([outcome](const future<R>& done) {
-        if (auto e = done.exception())
-          outcome->fail(e);
-        else if constexpr (std::is_void_v<R>)
-          outcome->set_value();
-        else
-          outcome->set_value(done.result());
-      });
-    };
-    // One count per future, and one for this function, so the call cannot go before all are
-    // armed.
-    auto pending = std::make_shared<std::atomic<std::size_t>>(1);
-    auto arm = [&](const auto& f) {
-      pending->fetch_add(1);
-      auto copy = f;
-      copy.add_done_callback([pending, fire](const auto&) {
-        if (pending->fetch_sub(1) == 1)
-          fire();
-      });
-    };
-    std::apply([&](const auto&... a) { (detail::for_each_future(a, arm), ...); }, *held);
-    if (pending->fetch_sub(1) == 1)
-      fire();
+    using held = std::tuple<std::decay_t<A>...>;
+    auto* op = new detail::resolving_call_op<R, W, M, held>(method, std::forward<A>(args)...);
+    op->method_index = detail::method_index_of<W>(method, detail::unlisted_method);
+    auto f = detail::make_future(detail::state_ptr<detail::value_state<R>>{op});
+    op->dispatch_when_ready(core_);
     if constexpr (Blocking)
-      return result.result();
+      return f.result();
     else
-      return result;
+      return f;
   }
 
   /// What a call of `M` with `arity` arguments gives its caller (a copy where the method returns

@@ -4,9 +4,12 @@
 
 #include <concurry/detail/call.hpp>
 #include <concurry/detail/member_fn.hpp>
+#include <concurry/detail/pool_core.hpp>
 #include <concurry/future.hpp>
 
+#include <atomic>
 #include <cstddef>
+#include <memory>
 #include <exception>
 #include <functional>
 #include <map>
@@ -119,15 +122,34 @@ unwrapped_t<T> unwrap(const T& x) {
   }
 }
 
-/// A call of member function `M` whose arguments `Held` may hold futures: the worker waits for
-/// them when the call starts (a pool built with `unwrap_futures(false)`), so the call goes out
-/// at once. An upstream failure fails the call with the upstream exception.
+/// A call of member function `M` whose arguments `Held` may hold futures. Either it goes to a
+/// worker once they are all done (`dispatch_when_ready`: nobody waits), or it goes out at once
+/// and the worker waits for them when the call starts (a pool built with
+/// `unwrap_futures(false)`). An upstream failure fails the call with the upstream exception,
+/// without retries.
 template <class R, class W, class M, class Held>
 class resolving_call_op final : public result_call<R> {
 public:
   template <class... A>
   explicit resolving_call_op(M method, A&&... args)
       : method_{method}, held_{std::forward<A>(args)...} {}
+
+  /// Hands the call to `pool` once every future among its arguments is done (at once when they
+  /// all are), or fails it without sending it when one of them failed. Takes the queue's
+  /// reference, which keeps the call alive until then.
+  void dispatch_when_ready(std::shared_ptr<pool_core> pool) {
+    pool_ = std::move(pool);
+    // One count per future, and one for this function, so the call cannot go before all are
+    // armed.
+    waiting_.store(1, std::memory_order_relaxed);
+    auto arm = [this](const auto& f) {
+      waiting_.fetch_add(1, std::memory_order_relaxed);
+      auto copy = f;
+      copy.add_done_callback([this](const auto&) { input_done(); });
+    };
+    std::apply([&](const auto&... a) { (for_each_future(a, arm), ...); }, held_);
+    input_done();
+  }
 
   /// Waits for the futures among the arguments and encodes their values.
   std::vector<std::byte> encode_arguments() const override {
@@ -179,8 +201,28 @@ private:
     return (self.*method_)(std::decay_t<P>(unwrap(std::get<I>(held_)))...);
   }
 
+  void input_done() noexcept {
+    if (waiting_.fetch_sub(1, std::memory_order_acq_rel) != 1)
+      return;
+    auto pool = std::move(pool_);
+    std::exception_ptr upstream;
+    auto first_failure = [&](const auto& f) {
+      if (!upstream)
+        upstream = f.exception();
+    };
+    std::apply([&](const auto&... a) { (for_each_future(a, first_failure), ...); }, held_);
+    if (upstream || this->status() == status_cancelled) {
+      this->fail(std::move(upstream));
+      this->release();
+      return;
+    }
+    dispatch(*pool, *this);
+  }
+
   M method_;
   Held held_;
+  std::atomic<std::size_t> waiting_{0};
+  std::shared_ptr<pool_core> pool_;
 };
 
 } // namespace concurry::detail
