@@ -1,5 +1,6 @@
 #include "actors/host_link.hpp"
 
+#include "actors/host_worker.hpp"
 #include "actors/log.hpp"
 #include "net/host_messages.hpp"
 
@@ -13,6 +14,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace concurry::actors {
@@ -20,6 +22,9 @@ namespace concurry::actors {
 namespace {
 
 using host_atom = caf::atom_constant<caf::atom("host")>;
+// call.capnp messages: ToHost from client to host, FromHost back.
+using to_host_atom = caf::atom_constant<caf::atom("to_host")>;
+using from_host_atom = caf::atom_constant<caf::atom("from_host")>;
 
 // Compares without an early exit, so the time taken says nothing about the secret.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -58,6 +63,8 @@ struct host_listener::impl {
   std::uint16_t port = 0;
   mutable std::mutex mutex;
   std::map<int, connected> hosts;
+  // When a call message from an unknown sender was last logged; the actor's thread only.
+  std::optional<std::chrono::steady_clock::time_point> stray_logged;
 
   void on_host_message(caf::event_based_actor* self, const std::vector<char>& bytes) {
     auto sender = caf::actor_cast<caf::actor>(self->current_sender());
@@ -105,6 +112,34 @@ struct host_listener::impl {
       handlers.on_lost(*lost);
   }
 
+  // Bytes from a host go to on_message under the identity of the connected host that sent them.
+  void on_from_host(caf::event_based_actor* self, std::vector<char>& bytes) {
+    auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+    std::optional<host_identity> who;
+    {
+      std::lock_guard guard{mutex};
+      for (auto& [worker, host] : hosts) {
+        if (host.actor.address() == sender) {
+          who = host_identity{worker, host.pid};
+          break;
+        }
+      }
+    }
+    if (!who) {
+      // At most once per 10 s: any local process can connect to the port and send these.
+      auto now = std::chrono::steady_clock::now();
+      if (!stray_logged || now - *stray_logged >= std::chrono::seconds{10}) {
+        stray_logged = now;
+        logger("net")->warn("dropped a call message from an actor that is no connected worker "
+                            "host bytes={}",
+                            bytes.size());
+      }
+      return;
+    }
+    if (handlers.on_message)
+      handlers.on_message(*who, std::move(bytes));
+  }
+
   caf::actor find(int worker) const {
     std::lock_guard guard{mutex};
     auto it = hosts.find(worker);
@@ -132,6 +167,10 @@ host_listener::host_listener(actor_host& host, std::string secret, events handle
         [self, weak](host_atom, const std::vector<char>& bytes) {
           if (auto state = weak.lock())
             state->on_host_message(self, bytes);
+        },
+        [self, weak](from_host_atom, std::vector<char>& bytes) {
+          if (auto state = weak.lock())
+            state->on_from_host(self, bytes);
         },
     };
   };
@@ -206,6 +245,14 @@ bool host_listener::shutdown(int worker) {
   return true;
 }
 
+bool host_listener::send(int worker, std::vector<char> to_host_bytes) {
+  auto target = impl_->find(worker);
+  if (!target)
+    return false;
+  caf::anon_send(target, to_host_atom::value, std::move(to_host_bytes));
+  return true;
+}
+
 caf::actor host_listener::host_actor(int worker) const {
   return impl_->find(worker);
 }
@@ -224,9 +271,17 @@ host_link_end run_host_link(std::uint16_t port, const std::string& secret, int w
   auto ended = std::make_shared<std::promise<host_link_end>>();
   auto hello = net::encode(net::host_hello{
       secret, static_cast<std::int32_t>(::getpid()), static_cast<std::uint32_t>(worker)});
-  auto behavior = [ended, hello](caf::event_based_actor* self, caf::actor client) -> caf::behavior {
+  auto behavior = [ended, hello, worker](caf::event_based_actor* self,
+                                         caf::actor client) -> caf::behavior {
     self->set_default_handler(caf::drop);
     self->set_exception_handler(log_exception);
+    // Replies leave from the worker's thread under this actor's name, so that the client knows
+    // the host by its sender. A weak handle: the worker's thread must not keep the actor alive.
+    auto me = caf::actor_cast<caf::actor_addr>(self);
+    auto calls = std::make_shared<host_worker>(worker, [me, client](std::vector<char> bytes) {
+      if (auto source = caf::actor_cast<caf::actor>(me))
+        caf::send_as(source, client, from_host_atom::value, std::move(bytes));
+    });
     auto finish = [self, ended, done = std::make_shared<bool>(false)](host_link_end how) {
       if (std::exchange(*done, true))
         return;
@@ -250,6 +305,7 @@ host_link_end run_host_link(std::uint16_t port, const std::string& secret, int w
           else if (std::holds_alternative<net::host_shutdown>(message))
             finish(host_link_end::shutdown);
         },
+        [calls](to_host_atom, const std::vector<char>& bytes) { calls->receive(bytes); },
     };
   };
   // NOTE: the client goes in as a spawn argument (see the listener).

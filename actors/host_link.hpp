@@ -1,6 +1,7 @@
-// The control connection of process mode, over CAF's middleman (TCP on 127.0.0.1): the client's
+// The connection of process mode, over CAF's middleman (TCP on 127.0.0.1): the client's
 // listener that worker hosts connect back to, and the loop a worker host runs. Messages are
-// Cap'n Proto bytes (net/schema/host.capnp); CAF carries only an atom and a byte buffer.
+// Cap'n Proto bytes: control (net/schema/host.capnp) and calls (net/schema/call.capnp); CAF
+// carries only an atom and a byte buffer.
 #pragma once
 
 #include "actors/actor_host.hpp"
@@ -42,6 +43,9 @@ public:
     std::function<void(const host_identity&)> on_hello;
     /// The connection to an accepted host dropped.
     std::function<void(const host_identity&)> on_lost;
+    /// A connected host sent the bytes of a call.capnp FromHost message (not decoded here: they
+    /// are untrusted). One at a time, in the order each host sent them.
+    std::function<void(const host_identity&, std::vector<char> from_host_bytes)> on_message;
   };
 
   /// Publishes the listener; throws concurry::error when the port cannot be opened.
@@ -67,6 +71,11 @@ public:
   /// Asks the host of `worker` to exit; false when it is not connected.
   bool shutdown(int worker);
 
+  /// Sends the bytes of a call.capnp ToHost message to the host of `worker`; false when it is
+  /// not connected. Messages sent from one thread reach the host in the order sent. True says
+  /// only that the message left: a host that dies before it answers shows up as on_lost.
+  bool send(int worker, std::vector<char> to_host_bytes);
+
   /// The host's actor (a proxy of the actor in the child), for code in actors/ that talks to
   /// it; an invalid handle when the host is not connected.
   [[nodiscard]] caf::actor host_actor(int worker) const;
@@ -87,8 +96,9 @@ enum class host_link_end {
 };
 
 /// The host end, run by a worker host process on its main thread: starts an actor system,
-/// connects to the listener on 127.0.0.1:`port`, says hello, and answers pings until the client
-/// asks it to exit or the connection drops.
+/// connects to the listener on 127.0.0.1:`port`, says hello, answers pings, and serves the
+/// calls of call.capnp on a worker thread of its own (host_worker.hpp) until the client asks it
+/// to exit or the connection drops. Pings are answered while a call runs.
 ///
 /// NOTE: the actor system is left running on return; the caller ends the process at once.
 host_link_end run_host_link(std::uint16_t port, const std::string& secret, int worker);

@@ -219,4 +219,28 @@ from_host decode_from_host(const std::vector<char>& bytes) {
   return decode_root<s::FromHost>(bytes, "message from a worker host");
 }
 
+std::optional<std::uint64_t> peek_call_id(const std::vector<char>& bytes) noexcept {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
+    return std::nullopt;
+  try {
+    auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+    std::memcpy(words.begin(), bytes.data(), bytes.size());
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = 4 * words.size() + 1024;
+    capnp::FlatArrayMessageReader reader{words, options};
+    auto root = reader.getRoot<s::ToHost>();
+    switch (root.which()) {
+    case s::ToHost::CALL:
+      return root.getCall().getCallId();
+    case s::ToHost::CANCEL:
+      return root.getCancel().getCallId();
+    default:
+      return std::nullopt;
+    }
+  } catch (...) {
+    // Anything the reader throws (kj::Exception, std::bad_alloc) means no id can be read.
+    return std::nullopt;
+  }
+}
+
 } // namespace concurry::net

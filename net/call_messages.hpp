@@ -91,4 +91,9 @@ to_host decode_to_host(const std::vector<char>& bytes);
 /// Throws decode_error for anything but a well-formed FromHost.
 from_host decode_from_host(const std::vector<char>& bytes);
 
+/// The call id of bytes that decode_to_host refused, when they still read as a ToHost call or
+/// cancel far enough to hold one (a truncated or partly corrupt call); otherwise nullopt. For
+/// answering the sender of a malformed call with an error on that call. Never throws.
+std::optional<std::uint64_t> peek_call_id(const std::vector<char>& bytes) noexcept;
+
 } // namespace concurry::net

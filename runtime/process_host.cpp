@@ -601,6 +601,7 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   };
   listener_events.on_hello = s.handlers.on_hello;
   listener_events.on_lost = s.handlers.on_lost;
+  listener_events.on_message = s.handlers.on_message;
   s.listener = std::make_unique<actors::host_listener>(*s.host, s.secret, listener_events);
   s.io = std::thread{[self] { self->run(); }};
 }
@@ -642,6 +643,10 @@ pid_t process_hosts::start(int worker) {
 
 bool process_hosts::shutdown(int worker) {
   return impl_->listener->shutdown(worker);
+}
+
+bool process_hosts::send(int worker, std::vector<char> to_host_bytes) {
+  return impl_->listener->send(worker, std::move(to_host_bytes));
 }
 
 bool process_hosts::terminate(int worker) {

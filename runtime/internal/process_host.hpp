@@ -91,6 +91,10 @@ public:
     std::function<void(const actors::host_identity&)> on_lost;
     /// A host was reaped. Its output written before the exit has been forwarded.
     std::function<void(const host_exit&)> on_exit;
+    /// A connected host sent the bytes of a call.capnp FromHost message (untrusted; decode
+    /// with net::decode_from_host). Called on a scheduler thread, one at a time, in the order
+    /// each host sent them.
+    std::function<void(const actors::host_identity&, std::vector<char> from_host_bytes)> on_message;
   };
 
   /// Opens the listener on 127.0.0.1 in `host`'s actor system (which must outlive this object)
@@ -112,6 +116,13 @@ public:
 
   /// Asks the host of `worker` to exit cleanly; false when it is not connected.
   bool shutdown(int worker);
+
+  /// Sends the bytes of a call.capnp ToHost message (net::encode) to the host of `worker`;
+  /// false when it is not connected. Messages sent from one thread arrive in the order sent;
+  /// the answers come through on_message. A host that dies first is reported by on_lost and
+  /// on_exit, never by an answer: the caller fails its calls in flight to that host then.
+  bool send(int worker, std::vector<char> to_host_bytes);
+
   /// SIGTERM now, SIGKILL after `kill_grace` unless it exited; false when it is not running.
   bool terminate(int worker);
   /// SIGKILL now; false when it is not running.

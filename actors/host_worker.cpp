@@ -1,0 +1,226 @@
+#include "actors/host_worker.hpp"
+
+#include "actors/log.hpp"
+#include "net/call_messages.hpp"
+
+#include <concurry/codec.hpp>
+#include <concurry/error.hpp>
+#include <concurry/exceptions.hpp>
+#include <concurry/registry.hpp>
+#include <concurry/worker.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+
+namespace concurry::actors {
+
+namespace {
+
+template <class E>
+exception_info describe(E e) {
+  return describe_exception(std::make_exception_ptr(std::move(e)));
+}
+
+std::span<const std::byte> as_span(const std::vector<std::byte>& bytes) {
+  return {bytes.data(), bytes.size()};
+}
+
+} // namespace
+
+struct host_worker::impl {
+  int index = 0;
+  reply_fn reply;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<net::to_host> queue; // guarded
+  bool closing = false;           // guarded
+
+  // Touched by the worker thread only.
+  const worker_type_info* type = nullptr;
+  std::unique_ptr<worker_base> object;
+
+  void answer(const net::from_host& message) {
+    try {
+      reply(net::encode(message));
+    } catch (const std::exception& e) {
+      logger("net")->error("could not answer the client worker={} error={}", index, e.what());
+    }
+  }
+
+  void fail_call(std::uint64_t call_id, exception_info why) {
+    answer(net::call_error{call_id, std::move(why), /*retry=*/false});
+  }
+
+  // -- on the worker thread ---------------------------------------------------------------------
+
+  void run() {
+    for (;;) {
+      net::to_host message;
+      {
+        std::unique_lock lock{mutex};
+        wake.wait(lock, [&] { return closing || !queue.empty(); });
+        if (closing)
+          break;
+        message = std::move(queue.front());
+        queue.pop_front();
+      }
+      std::visit([&](auto& m) { handle(m); }, message);
+    }
+    destroy_worker();
+  }
+
+  void handle(net::construct_worker& m) {
+    net::worker_constructed out{m.pool_id, m.worker_index, std::nullopt};
+    if (object) {
+      out.failure = describe(error{"the worker host already holds a worker; stop it first"});
+      answer(out);
+      return;
+    }
+    const auto* found = find_registered_worker(m.worker_type);
+    if (!found || !found->construct) {
+      out.failure = describe(error{"no worker type named '" + m.worker_type +
+                                   "' is registered for process mode in the worker host"});
+      answer(out);
+      return;
+    }
+    detail::constructing_worker_context() = detail::worker_context{std::size_t(index), {}};
+    try {
+      object = found->construct(as_span(m.arguments));
+      type = found;
+    } catch (...) {
+      out.failure = describe_exception(std::current_exception());
+    }
+    logger("net")->debug(
+        "worker constructed worker={} type={} ok={}", index, m.worker_type, !out.failure);
+    answer(out);
+  }
+
+  void handle(net::host_call& m) {
+    if (!object) {
+      fail_call(m.call_id, describe(error{"the worker host holds no worker"}));
+      return;
+    }
+    if (m.method_index >= type->invoke.size()) {
+      fail_call(m.call_id,
+                describe(error{"worker " + type->name + " has no method of index " +
+                               std::to_string(m.method_index)}));
+      return;
+    }
+    const auto& listed = type->method_names[m.method_index];
+    if (!m.method_name.empty() && m.method_name != listed) {
+      fail_call(m.call_id,
+                describe(error{"method " + std::to_string(m.method_index) + " of worker " +
+                               type->name + " is " + listed + ", not " + m.method_name}));
+      return;
+    }
+    try {
+      auto value = type->invoke[m.method_index](*object, as_span(m.arguments));
+      answer(net::call_result{m.call_id, std::move(value), {}});
+    } catch (...) {
+      fail_call(m.call_id, describe_exception(std::current_exception()));
+    }
+  }
+
+  void handle(net::cancel_call&) {
+    // receive() answers cancels itself; none is queued.
+  }
+
+  void handle(net::stop_worker&) {
+    destroy_worker();
+    answer(net::worker_stopped{});
+  }
+
+  void destroy_worker() {
+    // NOTE: a destructor that throws ends the process (destructors are noexcept); the client
+    // sees the host exit, as with any crash of user code.
+    object.reset();
+    type = nullptr;
+  }
+
+  // -- on the caller's thread -------------------------------------------------------------------
+
+  // Drops the queued call `call_id`; false when it is not queued (running, done or unknown).
+  bool drop_queued(std::uint64_t call_id) {
+    std::lock_guard guard{mutex};
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      auto* call = std::get_if<net::host_call>(&*it);
+      if (call && call->call_id == call_id) {
+        queue.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void push(net::to_host message) {
+    {
+      std::lock_guard guard{mutex};
+      queue.push_back(std::move(message));
+    }
+    wake.notify_one();
+  }
+
+  void receive(const std::vector<char>& bytes) {
+    net::to_host message;
+    try {
+      message = net::decode_to_host(bytes);
+    } catch (const std::exception& e) {
+      auto call_id = net::peek_call_id(bytes);
+      logger("net")->error("undecodable message from the client worker={} bytes={} call={} "
+                           "error={}",
+                           index,
+                           bytes.size(),
+                           call_id ? std::to_string(*call_id) : std::string{"none"},
+                           e.what());
+      if (call_id)
+        fail_call(*call_id, describe(codec_error{e.what()}));
+      return;
+    }
+    if (auto* cancel = std::get_if<net::cancel_call>(&message)) {
+      if (drop_queued(cancel->call_id))
+        fail_call(cancel->call_id, describe(cancelled_error{"the call was cancelled"}));
+      return;
+    }
+    push(std::move(message));
+  }
+};
+
+host_worker::host_worker(int worker, reply_fn reply) : impl_{std::make_shared<impl>()} {
+  impl_->index = worker;
+  impl_->reply = std::move(reply);
+  // The thread shares the state, so that it can finish its call even while the owner goes.
+  std::thread{[state = impl_] { state->run(); }}.detach();
+}
+
+host_worker::~host_worker() {
+  {
+    std::lock_guard guard{impl_->mutex};
+    impl_->closing = true;
+    impl_->queue.clear();
+  }
+  impl_->wake.notify_one();
+}
+
+void host_worker::receive(const std::vector<char>& to_host_bytes) noexcept {
+  try {
+    impl_->receive(to_host_bytes);
+  } catch (const std::exception& e) {
+    // Only allocation failures get here.
+    logger("net")->error(
+        "a message from the client was dropped worker={} error={}", impl_->index, e.what());
+  }
+}
+
+std::size_t host_worker::queued() const {
+  std::lock_guard guard{impl_->mutex};
+  return impl_->queue.size();
+}
+
+} // namespace concurry::actors
