@@ -5,6 +5,7 @@
 #include "actors/log.hpp"
 #include "actors/pool_supervisor.hpp"
 #include "runtime/internal/host.hpp"
+#include "runtime/internal/process_pool.hpp"
 #include "runtime/internal/retry_service.hpp"
 #include "runtime/internal/worker_runner.hpp"
 
@@ -52,7 +53,9 @@ public:
   void dispatch(call_node& call) noexcept;
   void dispatch_to(std::size_t worker, call_node& call) noexcept;
   std::size_t worker_count() const noexcept {
-    return spec_.mode == mode::sync ? 1 : runners_.size();
+    if (spec_.mode == mode::sync)
+      return 1;
+    return process_ ? process_->size() : runners_.size();
   }
   void stop(std::chrono::nanoseconds timeout);
   pool_stats stats();
@@ -125,6 +128,8 @@ private:
 
   // thread mode
   std::vector<std::shared_ptr<runtime_internal::worker_runner>> runners_;
+  // process mode
+  std::shared_ptr<runtime_internal::process_pool> process_;
   std::unique_ptr<actors::pool_supervisor> supervisor_;
   alignas(64) std::atomic<std::uint64_t> next_{0};
 
@@ -171,11 +176,28 @@ void validate(const pool_spec& spec) {
       throw config_error{"a thread pool needs max_workers of at least 1 (0 is allowed with "
                          "on_demand(true), where it means one per core)"};
     return;
+  case mode::process: {
+    if (spec.max_workers == 0)
+      throw config_error{"a process pool needs max_workers of at least 1"};
+    // TODO(#6): the rest of process mode. Until then these fail here, clearly.
+    auto not_yet = [&](const char* what) {
+      throw config_error{std::string{what} + " is not available in process mode yet; use "
+                                             "thread mode for it"};
+    };
+    if (spec.on_demand)
+      not_yet("on_demand");
+    if (!spec.worker_limits.empty())
+      not_yet("limits");
+    if (!spec.retry_plans.empty())
+      not_yet("retrying");
+    if (!spec.unwrap_futures)
+      not_yet("unwrap_futures(false)");
+    return;
+  }
   case mode::asyncio:
-  case mode::process:
   case mode::cluster:
-    // TODO(#6): process mode. TODO(#7): cluster mode. TODO(#8): asyncio mode. Until then init
-    // fails here with a config_error that says so.
+    // TODO(#7): cluster mode. TODO(#8): asyncio mode. Until then init fails here with a
+    // config_error that says so.
     throw config_error{name + " mode is not available in this version of concurry; use sync "
                               "or thread mode"};
   }
@@ -195,7 +217,23 @@ void pool_core::start(worker_factory factory) {
     sync_worker_ = factory_();
     return;
   }
-  if (!spec_.on_demand) {
+  std::vector<std::shared_ptr<actors::worker_body>> bodies;
+  if (spec_.mode == mode::process) {
+    process_ = std::make_shared<runtime_internal::process_pool>(host_,
+                                                                spec_.worker_name,
+                                                                spec_.constructor_arguments,
+                                                                spec_.method_names,
+                                                                spec_.max_workers,
+                                                                spec_.max_queued_tasks);
+    try {
+      process_->start(std::chrono::seconds{30});
+    } catch (...) {
+      process_.reset(); // kills and reaps the hosts
+      stopped_.store(true);
+      throw;
+    }
+    bodies = process_->bodies();
+  } else if (!spec_.on_demand) {
     runners_.reserve(spec_.max_workers);
     try {
       for (std::size_t i = 0; i < spec_.max_workers; ++i) {
@@ -212,13 +250,14 @@ void pool_core::start(worker_factory factory) {
       throw;
     }
   }
-  std::vector<std::shared_ptr<actors::worker_body>> bodies{runners_.begin(), runners_.end()};
+  if (!process_)
+    bodies.assign(runners_.begin(), runners_.end());
   supervisor_ = std::make_unique<actors::pool_supervisor>(*host_, description(), std::move(bodies));
   actors::logger("pool")->info(
       "pool started worker={} mode={} workers={} on_demand={} load_balancing={}",
       spec_.worker_name,
       to_string(spec_.mode),
-      spec_.on_demand ? on_demand_cap() : runners_.size(),
+      spec_.on_demand ? on_demand_cap() : worker_count(),
       spec_.on_demand,
       to_string(spec_.load_balancing));
 }
@@ -293,8 +332,8 @@ std::size_t pool_core::index_of_least(Load load) const noexcept {
   // Ties go to the lowest index; a worker with nothing to do cannot be beaten.
   std::size_t best = 0;
   auto best_load = std::numeric_limits<std::uint64_t>::max();
-  for (std::size_t i = 0; i < runners_.size() && best_load > 0; ++i) {
-    auto l = load(runners_[i]);
+  for (std::size_t i = 0, n = worker_count(); i < n && best_load > 0; ++i) {
+    auto l = load(i);
     if (l < best_load) {
       best = i;
       best_load = l;
@@ -304,14 +343,18 @@ std::size_t pool_core::index_of_least(Load load) const noexcept {
 }
 
 std::size_t pool_core::pick_worker() noexcept {
-  const auto n = runners_.size();
+  const auto n = worker_count();
   switch (spec_.load_balancing) {
   case load_balancing::round_robin:
     return next_.fetch_add(1, std::memory_order_relaxed) % n;
   case load_balancing::least_active:
-    return index_of_least([](const auto& r) { return r->active_calls(); });
+    return index_of_least([this](std::size_t i) {
+      return process_ ? process_->active_calls(i) : runners_[i]->active_calls();
+    });
   case load_balancing::least_total:
-    return index_of_least([](const auto& r) { return r->dispatched(); });
+    return index_of_least([this](std::size_t i) {
+      return process_ ? process_->dispatched(i) : runners_[i]->dispatched();
+    });
   case load_balancing::random: {
     thread_local std::minstd_rand rng{std::random_device{}()};
     return std::uniform_int_distribution<std::size_t>{0, n - 1}(rng);
@@ -328,6 +371,8 @@ void pool_core::dispatch(call_node& call) noexcept {
     return run_inline(call);
   if (spec_.on_demand)
     return dispatch_on_demand(call);
+  if (process_)
+    return process_->dispatch(pick_worker(), call);
   runners_[pick_worker()]->dispatch(call);
 }
 
@@ -346,6 +391,8 @@ void pool_core::dispatch_to(std::size_t worker, call_node& call) noexcept {
     return run_inline(call);
   if (spec_.on_demand)
     return dispatch_on_demand(call);
+  if (process_)
+    return process_->dispatch(worker, call);
   runners_[worker]->dispatch(call);
 }
 
@@ -544,12 +591,12 @@ worker_stats pool_core::stats(std::size_t index) {
     std::lock_guard guard{sync_mutex_};
     c = sync_counters_;
   } else {
-    if (index >= runners_.size())
+    if (index >= worker_count())
       throw std::out_of_range{"worker index " + std::to_string(index) +
                               " is out of range: the "
                               "pool has " +
-                              std::to_string(runners_.size()) + " workers"};
-    c = runners_[index]->counters();
+                              std::to_string(worker_count()) + " workers"};
+    c = process_ ? process_->bodies()[index]->counters() : runners_[index]->counters();
   }
   worker_stats s;
   s.worker_id = index;

@@ -424,6 +424,13 @@ public:
       std::tie(spec.worker_limits, spec.limit_sets) =
           s_.limits(std::max<std::size_t>(spec.max_workers, 1));
     auto shared_args = std::make_shared<const ctor>(std::forward<A>(args)...);
+    if constexpr (!D::local_only) {
+      if (spec.mode == concurry::mode::process) {
+        spec.constructor_arguments = encode(*shared_args);
+        for (auto name : D::method_names())
+          spec.method_names.emplace_back(name);
+      }
+    }
     detail::worker_factory factory = [shared_args]() -> std::unique_ptr<worker_base> {
       return std::apply([](const auto&... a) { return std::make_unique<W>(a...); }, *shared_args);
     };

@@ -10,6 +10,7 @@
 #include <concurry/stats.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,6 +43,9 @@ struct pool_spec {
   bool on_demand = false;
   /// False: calls with future arguments go out at once and the worker waits for them.
   bool unwrap_futures = true;
+  /// Process mode: the constructor arguments encoded (codec.hpp), and the listed methods.
+  std::vector<std::byte> constructor_arguments;
+  std::vector<std::string> method_names;
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.

@@ -1,0 +1,66 @@
+// The process-mode back end of a pool: one worker host process per worker (process_host.hpp),
+// the calls in flight on each, and the worker bodies the pool supervisor drives. Calls travel as
+// call.capnp messages with arguments and results in the value codec.
+#pragma once
+
+#include "actors/worker_body.hpp"
+#include "runtime/internal/process_host.hpp"
+
+#include <concurry/detail/call.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace concurry::runtime_internal {
+
+class remote_worker;
+
+/// The host processes of one pool and its remote workers. Thread-safe.
+class process_pool : public std::enable_shared_from_this<process_pool> {
+public:
+  /// Nothing starts before start().
+  process_pool(std::shared_ptr<actors::actor_host> host,
+               std::string worker_type,
+               std::vector<std::byte> constructor_arguments,
+               std::vector<std::string> method_names,
+               std::size_t workers,
+               std::size_t max_in_flight);
+  ~process_pool();
+
+  /// Starts every host and waits (at most `timeout`) until each has built its worker. Throws
+  /// the first constructor's exception (rebuilt from the host's description), or
+  /// concurry::error when a host did not come up in time.
+  void start(std::chrono::nanoseconds timeout);
+
+  /// The worker bodies, in index order, for the pool supervisor.
+  [[nodiscard]] std::vector<std::shared_ptr<actors::worker_body>> bodies() const;
+
+  /// Calls in flight on worker `i` (for the load balancer), and calls ever sent to it.
+  [[nodiscard]] std::uint64_t active_calls(std::size_t i) const noexcept;
+  [[nodiscard]] std::uint64_t dispatched(std::size_t i) const noexcept;
+  [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
+
+  /// Sends the call to worker `i` (taking the queue's reference).
+  void dispatch(std::size_t i, detail::call_node& call) noexcept;
+
+private:
+  friend class remote_worker;
+
+  void on_message(const actors::host_identity& who, std::vector<char> bytes);
+  void on_exit(const host_exit& how);
+
+  std::shared_ptr<actors::actor_host> host_;
+  const std::string worker_type_;
+  const std::vector<std::byte> constructor_arguments_;
+  const std::vector<std::string> method_names_;
+  const std::size_t count_;
+  const std::size_t max_in_flight_;
+  std::vector<std::shared_ptr<remote_worker>> workers_;
+  std::unique_ptr<process_hosts> hosts_;
+};
+
+} // namespace concurry::runtime_internal
