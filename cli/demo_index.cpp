@@ -468,6 +468,9 @@ po::options_description demo_index_description() {
   add("tokenizers",
       po::value<int>()->default_value(static_cast<int>(default_tokenizers()))->value_name("N"),
       "tokenizer workers (default: the number of cores)");
+  add("tokenizer-mode",
+      po::value<std::string>()->default_value("process")->value_name("MODE"),
+      "where the tokenizers run: process (child processes) or thread");
   add("top", po::value<int>()->default_value(20)->value_name("N"), "how many top words to print");
   add("progress",
       po::bool_switch(),
@@ -514,6 +517,17 @@ std::optional<demo_index_options> parse_demo_index(const command_args& args,
   options.readers = static_cast<std::size_t>(int_option(vm, "readers", 1, 256));
   options.tokenizers = static_cast<std::size_t>(int_option(vm, "tokenizers", 1, 256));
   options.top = static_cast<std::size_t>(int_option(vm, "top", 0, 100000));
+  {
+    auto name = vm["tokenizer-mode"].as<std::string>();
+    try {
+      options.tokenizer_mode = concurry::parse_mode(name);
+    } catch (const concurry::config_error&) {
+      options.tokenizer_mode = concurry::mode::asyncio; // refused just below
+    }
+    if (options.tokenizer_mode != concurry::mode::process &&
+        options.tokenizer_mode != concurry::mode::thread)
+      throw po::error{"--tokenizer-mode must be process or thread, not '" + name + "'"};
+  }
   options.progress = vm["progress"].as<bool>() || ::isatty(STDERR_FILENO) == 1;
   if (vm["verbose"].as<bool>())
     logger().set_level(spdlog::level::debug);
@@ -727,7 +741,8 @@ demo_index_report run_demo_index(const demo_index_options& options) {
   }
   auto files = collect_files(options.dirs);
   auto tokenizer_count = options.tokenizers == 0 ? default_tokenizers() : options.tokenizers;
-  auto tokenizers = tokenizer::options().mode(mode::thread).max_workers(tokenizer_count).init();
+  auto tokenizers =
+      tokenizer::options().mode(options.tokenizer_mode).max_workers(tokenizer_count).init();
   auto readers = file_reader::options().mode(mode::thread).max_workers(options.readers).init();
 
   // Every file through the three pools, counted on a bar when asked for.
