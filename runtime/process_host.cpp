@@ -616,6 +616,12 @@ process_hosts::~process_hosts() {
       ::kill(pid, SIGKILL);
   }
   s.wake();
+  if (s.io.get_id() == std::this_thread::get_id()) {
+    // The last owner went away inside an event on the I/O thread itself (a pool released in
+    // on_exit): the thread, which holds the state, finishes the reaping on its own.
+    s.io.detach();
+    return;
+  }
   s.io.join();
   // Requests that raced with the end fail instead of waiting forever.
   for (auto& request : s.spawns)
@@ -626,14 +632,17 @@ process_hosts::~process_hosts() {
 pid_t process_hosts::start(int worker) {
   std::future<pid_t> result;
   {
-    std::lock_guard guard{impl_->mutex};
+    std::unique_lock guard{impl_->mutex};
     if (impl_->running.count(worker) != 0)
       throw error{"a worker host of index " + std::to_string(worker) + " is still running"};
     if (impl_->stopping)
       throw error{"the worker hosts are stopping"};
     // From on_exit (a replacement), this already is the I/O thread: waiting for it would hang.
-    if (std::this_thread::get_id() == impl_->io.get_id())
+    // spawn() takes the lock itself.
+    if (std::this_thread::get_id() == impl_->io.get_id()) {
+      guard.unlock();
       return impl_->spawn(worker);
+    }
     impl_->spawns.push_back({worker, {}});
     result = impl_->spawns.back().result.get_future();
   }
