@@ -647,6 +647,10 @@ pid_t process_hosts::start(int worker) {
     result = impl_->spawns.back().result.get_future();
   }
   impl_->wake();
+  // Bounded: an I/O thread held up elsewhere must not hang the pool that asked.
+  if (result.wait_for(std::chrono::seconds{30}) != std::future_status::ready)
+    throw error{"the worker host of index " + std::to_string(worker) +
+                " was not started within 30 s"};
   return result.get();
 }
 
