@@ -289,7 +289,9 @@ CONCURRY_WORKER(database_worker, (std::string), store)
 class temp_dir {
 public:
   temp_dir() {
-    auto pattern = (std::filesystem::temp_directory_path() / "concurry-limits-XXXXXX").string();
+    // mkdtemp replaces the six trailing placeholder characters with a unique name.
+    auto pattern = (std::filesystem::temp_directory_path() / "concurry-limits-").string() +
+                   std::string(6, 'X');
     if (!::mkdtemp(pattern.data()))
       throw_errno("mkdtemp");
     path_ = pattern;
