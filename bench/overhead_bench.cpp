@@ -122,10 +122,12 @@ int main(int argc, char** argv) {
     auto first = plain.call(&echo::twice, 1).result();
     (void)plain.call(&echo::add, first, 1).result();
   });
-  auto chained = round_trips(n, [&] {
-    (void)plain.call(&echo::add, plain.call(&echo::twice, 1), 1).result();
-  });
-  std::printf("  %-44s p50 %7.2f us  p99 %7.2f us\n", "two calls, caller waits between", two_plain.p50_us, two_plain.p99_us);
+  auto chained = round_trips(
+      n, [&] { (void)plain.call(&echo::add, plain.call(&echo::twice, 1), 1).result(); });
+  std::printf("  %-44s p50 %7.2f us  p99 %7.2f us\n",
+              "two calls, caller waits between",
+              two_plain.p50_us,
+              two_plain.p99_us);
   print_latency("two calls, the first's future passed on", chained, two_plain, "waiting between");
 
   std::printf("pipelined, 1,000 calls in flight:\n");
@@ -134,11 +136,12 @@ int main(int argc, char** argv) {
   print_rate("num_retries(3), none triggered",
              pipelined(total, 1000, [&](int i) { return retrying.call(&echo::twice, i); }),
              rate);
-  print_rate("a pending future argument (two stages)",
-             pipelined(total / 2,
-                       500,
-                       [&](int i) { return plain.call(&echo::add, plain.call(&echo::twice, i), 1); }),
-             rate / 2);
+  print_rate(
+      "a pending future argument (two stages)",
+      pipelined(total / 2,
+                500,
+                [&](int i) { return plain.call(&echo::add, plain.call(&echo::twice, i), 1); }),
+      rate / 2);
   std::printf("  (a two-stage item is two calls: its ratio is to half the plain rate)\n");
 
   std::printf("on-demand workers (a fresh worker per call):\n");
@@ -149,7 +152,10 @@ int main(int argc, char** argv) {
     if (r != 2)
       std::puts("impossible");
   });
-  std::printf("  %-44s p50 %7.2f us  p99 %7.2f us\n", "floor: std::thread start + join", spawn_floor.p50_us, spawn_floor.p99_us);
+  std::printf("  %-44s p50 %7.2f us  p99 %7.2f us\n",
+              "floor: std::thread start + join",
+              spawn_floor.p50_us,
+              spawn_floor.p99_us);
   auto od = round_trips(on_demand_n, [&] { (void)on_demand.call(&echo::twice, 1).result(); });
   std::printf("  %-44s p50 %7.2f us  p99 %7.2f us   x%.2f of the floor, x%.1f of a plain call\n",
               "on-demand call",

@@ -137,7 +137,7 @@ struct demo_index_options {
   std::vector<std::filesystem::path> dirs = {"/usr/share/common-licenses", "/usr/share/doc"};
   std::filesystem::path db_path = "concurry-index.db";
   std::size_t readers = 8;
-  std::size_t tokenizers = 0;      ///< 0: the number of cores
+  std::size_t tokenizers = 0; ///< 0: the number of cores
   /// Where the tokenizers run: on threads, or in child processes (process mode, a preview).
   concurry::mode tokenizer_mode = concurry::mode::thread;
   std::size_t top = 20;            ///< how many words the report lists

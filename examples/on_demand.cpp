@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   auto started = std::chrono::steady_clock::now();
   std::vector<concurry::future<std::pair<int, int>>> futures;
   for (int b = 0; b < 6; ++b)
-    futures.push_back(pool.call(&batch_processor::process_batch, std::vector<int>{b, b + 1, b + 2}));
+    futures.push_back(
+        pool.call(&batch_processor::process_batch, std::vector<int>{b, b + 1, b + 2}));
   auto submitted = std::chrono::steady_clock::now() - started;
   std::printf("6 calls made %s\n", submitted < 100ms ? "without waiting" : "SLOWLY");
 

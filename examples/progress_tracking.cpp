@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     std::vector<int> batch;
     for (int i = 0; i < 10; ++i)
       batch.push_back(b * 10 + i);
-    futures.push_back(pool.call(&progress_worker::process_items, batch, "batch " + std::to_string(b)));
+    futures.push_back(
+        pool.call(&progress_worker::process_items, batch, "batch " + std::to_string(b)));
   }
 
   // The caller's view: one report per finished batch, as they finish, on no polling thread.

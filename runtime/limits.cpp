@@ -506,8 +506,8 @@ std::chrono::nanoseconds parse_window(std::string_view name) {
 call_limit::call_limit(std::chrono::nanoseconds window,
                        double capacity,
                        std::optional<rate_algorithm> algorithm)
-    : window_{window}, capacity_{capacity},
-      algorithm_{algorithm.value_or(config().rate_limit_algorithm)} {
+    : window_{window}, capacity_{capacity}, algorithm_{
+                                                algorithm.value_or(config().rate_limit_algorithm)} {
   check_rate(window_, capacity_, "call limit 'call_count'");
 }
 

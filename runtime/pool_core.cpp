@@ -430,9 +430,9 @@ void pool_core::retry_inline(call_node& call) noexcept {
   // call's queue reference.
   auto weak = weak_from_this();
   auto gone = [weak, name = spec_.worker_name](call_node& c) {
-    c.state().fail(std::make_exception_ptr(stopped_error{
-        "the pool of " + name + " was stopped while the call waited for attempt " +
-        std::to_string(c.attempt + 1)}));
+    c.state().fail(std::make_exception_ptr(
+        stopped_error{"the pool of " + name + " was stopped while the call waited for attempt " +
+                      std::to_string(c.attempt + 1)}));
     if (auto self = weak.lock()) {
       std::lock_guard g{self->sync_mutex_};
       ++self->sync_counters_.finished;
@@ -514,7 +514,8 @@ void pool_core::stop(std::chrono::nanoseconds timeout) {
     // On-demand calls that wait for a slot were made before the stop: they get their turn
     // until the deadline, and the stop waits for their workers to end (a worker stopping its
     // own pool cannot wait for its slot).
-    if (!demand_waiting_.empty() && runtime_internal::worker_runner::owner_of_this_thread() != this) {
+    if (!demand_waiting_.empty() &&
+        runtime_internal::worker_runner::owner_of_this_thread() != this) {
       auto drained = [this] { return demand_waiting_.empty() && demand_live_ == 0; };
       if (timeout >= std::chrono::hours{24 * 365})
         demand_drained_.wait(lock, drained);
@@ -525,13 +526,14 @@ void pool_core::stop(std::chrono::nanoseconds timeout) {
     waiting.swap(demand_waiting_);
   }
   for (auto* call : waiting) {
-    call->state().fail(std::make_exception_ptr(stopped_error{
-        "the pool of " + spec_.worker_name +
-        " was stopped before an on-demand worker was free for the call"}));
+    call->state().fail(std::make_exception_ptr(
+        stopped_error{"the pool of " + spec_.worker_name +
+                      " was stopped before an on-demand worker was free for the call"}));
     call->state().release();
   }
-  timeout -= std::min(timeout, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now() - started));
+  timeout -= std::min(timeout,
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now() - started));
   if (spec_.mode == mode::sync) {
     std::lock_guard sync_guard{sync_mutex_};
     sync_closing_ = true;

@@ -59,9 +59,10 @@ public:
 
   void abandon() noexcept override {
     auto left = take_all();
-    fail_all(left, std::make_exception_ptr(stopped_error{
-                       "the pool was stopped before the call finished (worker " +
-                       std::to_string(index_) + ")"}));
+    fail_all(left,
+             std::make_exception_ptr(
+                 stopped_error{"the pool was stopped before the call finished (worker " +
+                               std::to_string(index_) + ")"}));
     if (auto pool = pool_.lock())
       pool->hosts_->kill(static_cast<int>(index_));
   }
@@ -177,7 +178,9 @@ public:
 private:
   enum class phase { starting, ready, ended };
 
-  bool full() const { return max_in_flight_ != 0 && in_flight_.size() + sending_ >= max_in_flight_; }
+  bool full() const {
+    return max_in_flight_ != 0 && in_flight_.size() + sending_ >= max_in_flight_;
+  }
 
   // Sends waiting calls while there is room.
   void send_waiting() {
@@ -234,11 +237,12 @@ private:
     if (ended)
       return finish(call, ended);
     auto id = message.call_id;
-    if (!pool->hosts_->send(static_cast<int>(index_), net::encode(net::to_host{std::move(message)}))) {
+    if (!pool->hosts_->send(static_cast<int>(index_),
+                            net::encode(net::to_host{std::move(message)}))) {
       if (auto* lost = take(id))
         finish(*lost,
-               std::make_exception_ptr(worker_died{"worker " + std::to_string(index_) +
-                                                   " is not connected"}));
+               std::make_exception_ptr(
+                   worker_died{"worker " + std::to_string(index_) + " is not connected"}));
     }
   }
 
@@ -350,9 +354,9 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& w : workers_) {
     if (!w->wait_built(deadline))
-      throw error{"a worker host of " + worker_type_ + " did not start within " +
-                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
-                  " s"};
+      throw error{
+          "a worker host of " + worker_type_ + " did not start within " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) + " s"};
     if (auto e = w->constructor_error())
       std::rethrow_exception(e);
   }

@@ -20,9 +20,8 @@ std::string_view to_string(retry_algorithm a) noexcept {
   return "unknown";
 }
 
-std::chrono::nanoseconds retry_backoff(retry_algorithm a,
-                                       std::chrono::nanoseconds base,
-                                       std::uint32_t k) noexcept {
+std::chrono::nanoseconds
+retry_backoff(retry_algorithm a, std::chrono::nanoseconds base, std::uint32_t k) noexcept {
   using rep = std::chrono::nanoseconds::rep;
   constexpr auto max = std::numeric_limits<rep>::max();
   if (base.count() <= 0 || k == 0)
@@ -67,8 +66,8 @@ retry_validation_error::retry_validation_error(std::string method_name,
                                                std::vector<std::any> results,
                                                std::vector<std::string> reasons)
     : error{"the result of " + method_name + " failed validation after " +
-            std::to_string(attempts) + " attempts; the last: " +
-            (reasons.empty() ? std::string{"?"} : reasons.back())},
+            std::to_string(attempts) +
+            " attempts; the last: " + (reasons.empty() ? std::string{"?"} : reasons.back())},
       // Parentheses: braces would make a vector of one std::any holding the vector.
       method_name_(std::move(method_name)), attempts_{attempts}, results_(std::move(results)),
       reasons_(std::move(reasons)) {}
@@ -77,9 +76,8 @@ retry_validation_error::retry_validation_error(std::string method_name,
 
 namespace concurry::detail {
 
-retry_context retry_plan::context(std::uint32_t attempt,
-                                  clock::time_point started,
-                                  std::exception_ptr e) const {
+retry_context
+retry_plan::context(std::uint32_t attempt, clock::time_point started, std::exception_ptr e) const {
   retry_context c;
   c.worker_name = worker_name;
   c.method_name = method_name;

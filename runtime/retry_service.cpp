@@ -35,11 +35,10 @@ void retry_service::schedule(detail::call_node& call, call_action resend, call_a
   w.give_up = std::move(give_up);
   // The timer never runs inside schedule(), and its callback takes this lock, so the entry is
   // complete before it can fire.
-  w.timer = clock_->schedule(clock_->now() + delay,
-                             [weak = weak_from_this(), key] {
-                               if (auto self = weak.lock())
-                                 self->fire(key);
-                             });
+  w.timer = clock_->schedule(clock_->now() + delay, [weak = weak_from_this(), key] {
+    if (auto self = weak.lock())
+      self->fire(key);
+  });
 }
 
 void retry_service::fire(std::uint64_t key) {

@@ -9,12 +9,13 @@
 #include <tuple>
 #include <vector>
 
-
 namespace {
 
 class texts : public concurry::worker<texts> {
 public:
-  std::string join(const std::string& a, std::vector<int> b) { return a + std::to_string(b.size()); }
+  std::string join(const std::string& a, std::vector<int> b) {
+    return a + std::to_string(b.size());
+  }
   void nothing() {}
 };
 CONCURRY_WORKER(texts, (), join, nothing)
@@ -29,8 +30,8 @@ auto* make_op(M method, A... args) {
 
 TEST_CASE("a call's arguments encode as the tuple of its values") {
   auto* op = make_op<std::string>(&texts::join, std::string{"n="}, std::vector<int>{1, 2, 3});
-  concurry::future<std::string> f =
-      concurry::detail::make_future(concurry::detail::state_ptr<concurry::detail::value_state<std::string>>{op});
+  concurry::future<std::string> f = concurry::detail::make_future(
+      concurry::detail::state_ptr<concurry::detail::value_state<std::string>>{op});
   CHECK(op->encode_arguments() ==
         concurry::encode(std::tuple{std::string{"n="}, std::vector<int>{1, 2, 3}}));
   // A result from another process completes the future.
@@ -44,8 +45,8 @@ TEST_CASE("a call's arguments encode as the tuple of its values") {
 
 TEST_CASE("a void call completes from empty bytes only") {
   auto* op = make_op<void>(&texts::nothing);
-  concurry::future<void> f =
-      concurry::detail::make_future(concurry::detail::state_ptr<concurry::detail::value_state<void>>{op});
+  concurry::future<void> f = concurry::detail::make_future(
+      concurry::detail::state_ptr<concurry::detail::value_state<void>>{op});
   CHECK(op->encode_arguments().empty());
   CHECK_THROWS_AS(op->complete_encoded(concurry::encode(1)), concurry::codec_error);
   CHECK(op->complete_encoded({}));

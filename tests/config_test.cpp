@@ -64,9 +64,8 @@ TEST_CASE("a scoped override changes the defaults and restores them, also when u
     }
     CHECK(concurry::config().sync.stop_timeout == 30s);
     try {
-      concurry::config_override failing{[](concurry::configuration& c) {
-        c.thread.max_workers = 7;
-      }};
+      concurry::config_override failing{
+          [](concurry::configuration& c) { c.thread.max_workers = 7; }};
       throw std::runtime_error{"unwind"};
     } catch (const std::runtime_error&) {
     }
@@ -92,10 +91,9 @@ TEST_CASE("invalid defaults are refused with the field's name, changing nothing"
   c = concurry::config();
   c.process.stop_timeout = -1s;
   CHECK_THROWS_AS(concurry::set_config(c), concurry::config_error);
-  CHECK_THROWS_AS(concurry::config_override([](concurry::configuration& d) {
-                    d.thread.retry.wait = -1ms;
-                  }),
-                  concurry::config_error);
+  CHECK_THROWS_AS(
+      concurry::config_override([](concurry::configuration& d) { d.thread.retry.wait = -1ms; }),
+      concurry::config_error);
   CHECK(concurry::config().thread.max_workers == 24);
   CHECK(concurry::config().thread.retry.wait == 1s);
 }
@@ -110,7 +108,8 @@ TEST_CASE("pools take retry and balancing defaults from the configuration; optio
   CHECK(pool.call(&fails_once::run).result(10s) == 2);
   CHECK(pool.stats().load_balancer.algorithm == concurry::load_balancing::least_total);
 
-  auto explicit_none = fails_once::options().max_workers(1).num_retries(0).load_balancing("rr").init();
+  auto explicit_none =
+      fails_once::options().max_workers(1).num_retries(0).load_balancing("rr").init();
   CHECK_THROWS_AS(explicit_none.call(&fails_once::run).result(10s), std::runtime_error);
   CHECK(explicit_none.stats().load_balancer.algorithm == concurry::load_balancing::round_robin);
 }

@@ -34,7 +34,9 @@ public:
   int add(int x) { return base_ + x + static_cast<int>(0 * ::getpid()); }
   int pid() { return static_cast<int>(::getpid()); }
   std::vector<double> echo(std::vector<double> values) { return values; }
-  std::string greet(const std::string& who) { return "hello " + who + " from worker " + std::to_string(worker_index()); }
+  std::string greet(const std::string& who) {
+    return "hello " + who + " from worker " + std::to_string(worker_index());
+  }
   void fail_registered(std::string why) { throw quota_exceeded{why}; }
   void fail_unregistered(std::string why) { throw not_registered{why}; }
   int sleep_ms(int ms) {
@@ -52,7 +54,8 @@ public:
 private:
   int base_;
 };
-CONCURRY_WORKER(cruncher, (int), add, pid, echo, greet, fail_registered, fail_unregistered, sleep_ms, crash)
+CONCURRY_WORKER(
+    cruncher, (int), add, pid, echo, greet, fail_registered, fail_unregistered, sleep_ms, crash)
 
 class refuses : public concurry::worker<refuses> {
 public:
@@ -72,7 +75,9 @@ TEST_CASE("a process pool runs calls in child processes") {
   auto b = pool.call(&cruncher::pid).result(30s);
   CHECK(a != b);
   CHECK(a != static_cast<int>(::getpid()));
-  CHECK(pool.call(&cruncher::greet, std::string{"Ann"}).result(30s).rfind("hello Ann from worker ", 0) == 0);
+  CHECK(pool.call(&cruncher::greet, std::string{"Ann"})
+            .result(30s)
+            .rfind("hello Ann from worker ", 0) == 0);
   auto s = pool.stats();
   CHECK(s.mode == concurry::mode::process);
   CHECK(s.total_workers == 2);
@@ -143,7 +148,8 @@ TEST_CASE("stopping a process pool of 4 idle workers is quick, and calls after i
 }
 
 TEST_CASE("back-pressure holds calls in order in process mode (100 in flight by default)") {
-  auto pool = cruncher::options().mode(concurry::mode::process).max_workers(1).max_queued_tasks(2).init(0);
+  auto pool =
+      cruncher::options().mode(concurry::mode::process).max_workers(1).max_queued_tasks(2).init(0);
   CHECK(pool.stats().max_queued_tasks == 2);
   std::vector<concurry::future<int>> futures;
   auto started = std::chrono::steady_clock::now();

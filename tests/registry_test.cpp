@@ -134,7 +134,8 @@ TEST_CASE("a registered worker is built and called by name with encoded values")
   REQUIRE(w != nullptr);
   auto greeted = info->invoke[0](*w, concurry::encode(std::tuple{std::string{"Ann"}}));
   CHECK(concurry::decode<std::string>(greeted) == "hi Ann! hi Ann! ");
-  auto joined = info->invoke[1](*w, concurry::encode(std::tuple{std::string{"a"}, std::string{"b"}}));
+  auto joined =
+      info->invoke[1](*w, concurry::encode(std::tuple{std::string{"a"}, std::string{"b"}}));
   CHECK(concurry::decode<std::string>(joined) == "ab");
   auto counted = info->invoke[2](*w, concurry::encode(std::tuple{std::vector<int>{1, 2, 3}}));
   CHECK(concurry::decode<std::size_t>(counted) == 3);

@@ -118,12 +118,8 @@ TEST_CASE_TEMPLATE("when retries run out the caller gets the original exception 
                    "attempt",
                    M,
                    CONCURRY_ALL_MODES) {
-  auto pool = flaky::options()
-                  .mode(M::value)
-                  .max_workers(1)
-                  .num_retries(2)
-                  .retry_wait(1ms)
-                  .init(real_clock());
+  auto pool = flaky::options().mode(M::value).max_workers(1).num_retries(2).retry_wait(1ms).init(
+      real_clock());
   auto f = pool.call(&flaky::attempt, std::string{"b"}, 5);
   CHECK_THROWS_WITH_AS(f.result(10s), "b: attempt 3 failed", std::runtime_error);
   CHECK(pool.call(&flaky::attempts, std::string{"b"}).result(10s) == 3);
@@ -137,8 +133,7 @@ TEST_CASE_TEMPLATE("an exception retry_on does not match fails at once", M, CONC
                   .retry_wait(1ms)
                   .retry_on(concurry::exception_is<not_thrown, std::logic_error>)
                   .init(real_clock());
-  CHECK_THROWS_AS(pool.call(&flaky::attempt, std::string{"c"}, 1).result(10s),
-                  std::runtime_error);
+  CHECK_THROWS_AS(pool.call(&flaky::attempt, std::string{"c"}, 1).result(10s), std::runtime_error);
   CHECK(pool.call(&flaky::attempts, std::string{"c"}).result(10s) == 1);
 
   // A base class matches its derived types.

@@ -36,10 +36,9 @@ TEST_CASE_TEMPLATE("submit runs a function with its arguments on a task worker",
   std::atomic<int> touched{0};
   pool.submit([&touched] { ++touched; }).result(10s);
   CHECK(touched == 1);
-  CHECK_THROWS_WITH_AS(
-      pool.submit([]() -> int { throw std::domain_error{"no"}; }).result(10s),
-      "no",
-      std::domain_error);
+  CHECK_THROWS_WITH_AS(pool.submit([]() -> int { throw std::domain_error{"no"}; }).result(10s),
+                       "no",
+                       std::domain_error);
   // Move-only arguments are moved into the call.
   auto owned = std::make_unique<int>(5);
   CHECK(pool.submit([](std::unique_ptr<int> p) { return *p; }, std::move(owned)).result(10s) == 5);

@@ -25,7 +25,7 @@ namespace concurry {
 
 /// The retry settings a pool starts from.
 struct retry_defaults {
-  std::size_t num_retries = 0;                             ///< attempts = num_retries + 1
+  std::size_t num_retries = 0;                              ///< attempts = num_retries + 1
   retry_algorithm algorithm = retry_algorithm::exponential; ///< how waits grow
   std::chrono::nanoseconds wait = std::chrono::seconds{1};  ///< the base wait
   double jitter = 0.3; ///< 0: exact waits; otherwise uniform in [0, computed wait]

@@ -26,8 +26,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -141,8 +141,8 @@ struct builder_settings {
 /// | `stop_timeout`     | 30 s                                                |
 /// | `max_queued_tasks` | none in sync and thread modes                       |
 /// | `on_demand`        | false                                               |
-/// | `num_retries`      | 0; then `retry_algorithm` exponential, `retry_wait` 1 s, `retry_jitter` 0.3, `retry_on` every exception |
-/// | `limits`           | none                                                |
+/// | `num_retries`      | 0; then `retry_algorithm` exponential, `retry_wait` 1 s, `retry_jitter`
+/// 0.3, `retry_on` every exception | | `limits`           | none |
 ///
 /// Every retry option has a second form that takes a listed method first
 /// (`num_retries(&W::fetch, 5)`): that method's own setting, over the pool-wide one.
@@ -237,7 +237,7 @@ public:
   }
   /// `num_retries` for one listed method.
   template <class M>
-    requires std::is_member_function_pointer_v<M>
+  requires std::is_member_function_pointer_v<M>
   [[nodiscard]] worker_builder num_retries(M method, std::size_t n) const {
     return with_method(method, [&](auto& r) { r.num_retries = checked_retries(n); });
   }
@@ -249,9 +249,8 @@ public:
   }
   /// `retry_wait` for one listed method.
   template <class M, class Rep, class Period>
-    requires std::is_member_function_pointer_v<M>
-  [[nodiscard]] worker_builder retry_wait(M method,
-                                          std::chrono::duration<Rep, Period> base) const {
+  requires std::is_member_function_pointer_v<M>
+  [[nodiscard]] worker_builder retry_wait(M method, std::chrono::duration<Rep, Period> base) const {
     return with_method(method, [&](auto& r) { r.wait = checked_wait(base); });
   }
 
@@ -265,14 +264,14 @@ public:
   }
   /// `retry_algorithm` for one listed method.
   template <class M>
-    requires std::is_member_function_pointer_v<M>
+  requires std::is_member_function_pointer_v<M>
   [[nodiscard]] worker_builder retry_algorithm(M method, concurry::retry_algorithm a) const {
     return with_method(method, [&](auto& r) { r.algorithm = a; });
   }
 
   /// `retry_algorithm` for one listed method, by name.
   template <class M>
-    requires std::is_member_function_pointer_v<M>
+  requires std::is_member_function_pointer_v<M>
   [[nodiscard]] worker_builder retry_algorithm(M method, std::string_view name) const {
     return retry_algorithm(method, parse_retry_algorithm(name));
   }
@@ -284,36 +283,35 @@ public:
   }
   /// `retry_jitter` for one listed method.
   template <class M>
-    requires std::is_member_function_pointer_v<M>
+  requires std::is_member_function_pointer_v<M>
   [[nodiscard]] worker_builder retry_jitter(M method, double j) const {
     return with_method(method, [&](auto& r) { r.jitter = checked_jitter(j); });
   }
 
   /// Retries only exceptions of these types (or types derived from them); others fail at once.
   template <class... E>
-    requires(sizeof...(E) > 0)
-  [[nodiscard]] worker_builder retry_on() const {
+  requires(sizeof...(E) > 0) [[nodiscard]] worker_builder retry_on() const {
     return with_all([&](auto& r) { r.retry_on = std::vector{type_filter<E...>()}; });
   }
   /// `retry_on<E...>()` for one listed method.
   template <class... E, class M>
-    requires(sizeof...(E) > 0 && std::is_member_function_pointer_v<M>)
-  [[nodiscard]] worker_builder retry_on(M method) const {
+  requires(sizeof...(E) > 0 && std::is_member_function_pointer_v<M>) [[nodiscard]] worker_builder
+      retry_on(M method) const {
     return with_method(method, [&](auto& r) { r.retry_on = std::vector{type_filter<E...>()}; });
   }
   /// Retries when `filter(context)` returns true; it sees the exception (`context.exception`,
   /// `context.exception_as<E>()`), the method name, the attempt number and the time elapsed.
   /// A filter that throws counts as false.
   template <class F>
-    requires std::is_invocable_r_v<bool, const F&, const retry_context&>
+  requires std::is_invocable_r_v<bool, const F&, const retry_context&>
   [[nodiscard]] worker_builder retry_on(F filter) const {
     return with_all([&](auto& r) { r.retry_on = std::vector<retry_filter>{filter}; });
   }
   /// `retry_on(filter)` for one listed method.
   template <class M, class F>
-    requires(std::is_member_function_pointer_v<M> &&
-             std::is_invocable_r_v<bool, const F&, const retry_context&>)
-  [[nodiscard]] worker_builder retry_on(M method, F filter) const {
+  requires(std::is_member_function_pointer_v<M>&&
+               std::is_invocable_r_v<bool, const F&, const retry_context&>)
+      [[nodiscard]] worker_builder retry_on(M method, F filter) const {
     return with_method(method, [&](auto& r) { r.retry_on = std::vector<retry_filter>{filter}; });
   }
 
@@ -323,16 +321,15 @@ public:
   /// to each listed method whose result type they accept (constrain a generic lambda that
   /// does not fit them all); at least one must fit.
   template <class... F>
-    requires(sizeof...(F) > 0)
-  [[nodiscard]] worker_builder retry_until(F... validators) const {
+  requires(sizeof...(F) > 0) [[nodiscard]] worker_builder retry_until(F... validators) const {
     static_assert((detail::validates_some_method<W, F>() && ...),
                   "concurry: a retry_until validator accepts the result of no listed method");
     return with_all([&](auto& r) { r.until = makers(validators...); });
   }
   /// Validators for one listed method's result.
   template <class M, class... F>
-    requires(std::is_member_function_pointer_v<M> && sizeof...(F) > 0)
-  [[nodiscard]] worker_builder retry_until(M method, F... validators) const {
+  requires(std::is_member_function_pointer_v<M> && sizeof...(F) > 0) [[nodiscard]] worker_builder
+      retry_until(M method, F... validators) const {
     using R = std::decay_t<typename detail::member_fn<M>::result_type>;
     static_assert(!std::is_void_v<R>, "concurry: a void method has no result to validate");
     static_assert(((std::is_invocable_r_v<bool, const F&, const R&, const retry_context&> ||
@@ -483,7 +480,8 @@ private:
   }
   template <class... F>
   static std::vector<std::function<detail::result_validator(std::uint32_t)>> makers(F... fs) {
-    return {[f = std::move(fs)](std::uint32_t index) { return detail::validator_for<W>(f, index); }...};
+    return {
+        [f = std::move(fs)](std::uint32_t index) { return detail::validator_for<W>(f, index); }...};
   }
 
   // One plan per listed method and one for the rest; empty when no call of the pool retries.
@@ -508,10 +506,9 @@ private:
       auto plan = std::make_shared<detail::retry_plan>();
       plan->worker_name = D::name;
       plan->method_name = i < n ? std::string{names[i]} : detail::unlisted_method_name<W>();
-      plan->max_attempts =
-          static_cast<std::uint32_t>(pick(&detail::retry_overrides::num_retries,
-                                          defaults.num_retries)) +
-          1;
+      plan->max_attempts = static_cast<std::uint32_t>(
+                               pick(&detail::retry_overrides::num_retries, defaults.num_retries)) +
+                           1;
       plan->algorithm = pick(&detail::retry_overrides::algorithm, defaults.algorithm);
       plan->wait = pick(&detail::retry_overrides::wait, defaults.wait);
       plan->jitter = pick(&detail::retry_overrides::jitter, defaults.jitter);

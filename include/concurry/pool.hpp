@@ -104,9 +104,10 @@ public:
   /// result is returned as a copy. Returns a future of the result (with a blocking pool, the
   /// result). Retries use the pool-wide settings, under the method name "submit".
   template <class F, class... A>
-    requires(std::is_base_of_v<task_worker, W> &&
-             std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>...>)
-  auto submit(F&& fn, A&&... args) const {
+  requires(std::is_base_of_v<task_worker, W>&&
+               std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>...>) auto submit(F&& fn,
+                                                                                      A&&... args)
+      const {
     using R = std::decay_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>...>>;
     static_assert(std::is_void_v<R> || std::is_copy_constructible_v<R>,
                   "concurry: a task's result must be copyable (futures hand out copies)");
@@ -122,10 +123,9 @@ public:
   /// a call of its own, spread over the workers by the load balancer. Returns the futures in
   /// input order (with a blocking pool, the results, or nothing for void).
   template <class F, class... Ranges>
-    requires(std::is_base_of_v<task_worker, W> && sizeof...(Ranges) > 0)
-  auto map(F fn, const Ranges&... ranges) const {
-    using R =
-        std::decay_t<std::invoke_result_t<F&, std::ranges::range_value_t<const Ranges&>...>>;
+  requires(std::is_base_of_v<task_worker, W> &&
+           sizeof...(Ranges) > 0) auto map(F fn, const Ranges&... ranges) const {
+    using R = std::decay_t<std::invoke_result_t<F&, std::ranges::range_value_t<const Ranges&>...>>;
     basic_handle<W, false> async{checked()};
     std::vector<future<R>> futures;
     auto iterators = std::tuple{std::ranges::begin(ranges)...};
@@ -138,7 +138,8 @@ public:
       [&]<std::size_t... I>(std::index_sequence<I...>) {
         futures.push_back(async.submit(fn, *std::get<I>(iterators)...));
         (++std::get<I>(iterators), ...);
-      }(all);
+      }
+      (all);
     }
     return deliver_all<R>(std::move(futures));
   }

@@ -41,18 +41,17 @@ retry_algorithm parse_retry_algorithm(std::string_view name);
 std::string_view to_string(retry_algorithm a) noexcept;
 
 /// The wait before retry `k` (from 1) without jitter; saturates instead of overflowing.
-std::chrono::nanoseconds retry_backoff(retry_algorithm a,
-                                       std::chrono::nanoseconds base,
-                                       std::uint32_t k) noexcept;
+std::chrono::nanoseconds
+retry_backoff(retry_algorithm a, std::chrono::nanoseconds base, std::uint32_t k) noexcept;
 
 /// What a `retry_on` filter or a `retry_until` validator sees besides the exception or result.
 struct retry_context {
-  std::string_view worker_name;      ///< the worker class, as registered
-  std::string_view method_name;      ///< the method, as registered ("submit" for task workers)
-  std::uint32_t attempt = 1;         ///< the attempt that just ended, from 1
-  std::uint32_t max_attempts = 1;    ///< num_retries + 1
+  std::string_view worker_name;       ///< the worker class, as registered
+  std::string_view method_name;       ///< the method, as registered ("submit" for task workers)
+  std::uint32_t attempt = 1;          ///< the attempt that just ended, from 1
+  std::uint32_t max_attempts = 1;     ///< num_retries + 1
   std::chrono::nanoseconds elapsed{}; ///< since the first attempt started, on the pool's clock
-  std::exception_ptr exception;      ///< the attempt's exception; null for validators
+  std::exception_ptr exception;       ///< the attempt's exception; null for validators
 
   /// The attempt's exception as an `E`, or null when it is not one (or there is none).
   template <class E>

@@ -47,10 +47,8 @@ public:
 
   /// Submits the bound function with `args`; returns the future of its result.
   template <class... A>
-    requires std::is_invocable_v<F&, std::decay_t<A>...>
-  auto operator()(A&&... args) const {
-    return pool_.submit(fn_, std::forward<A>(args)...);
-  }
+  requires std::is_invocable_v<F&, std::decay_t<A>...>
+  auto operator()(A&&... args) const { return pool_.submit(fn_, std::forward<A>(args)...); }
 
   /// The bound function over `ranges` taken together; the futures in input order.
   template <class... Ranges>
@@ -75,8 +73,8 @@ private:
 /// default on-demand thread workers, one per call, at most one per core, as the Python
 /// library's `@task` does) with the function bound to it.
 template <class F>
-[[nodiscard]] task_handle<std::decay_t<F>> make_task(
-    F&& fn, const worker_builder<task_worker>& options = task_worker::options().on_demand()) {
+[[nodiscard]] task_handle<std::decay_t<F>>
+make_task(F&& fn, const worker_builder<task_worker>& options = task_worker::options().on_demand()) {
   return task_handle<std::decay_t<F>>{std::forward<F>(fn), options.init()};
 }
 

@@ -188,8 +188,9 @@ public:
     if constexpr (is_transferable_v<Args>)
       return encode(args_);
     else
-      throw codec_error{"an argument of this call cannot cross a process boundary (a worker "
-                        "registered with CONCURRY_LOCAL_WORKER runs in sync and thread modes only)"};
+      throw codec_error{
+          "an argument of this call cannot cross a process boundary (a worker "
+          "registered with CONCURRY_LOCAL_WORKER runs in sync and thread modes only)"};
   }
 
   run_result execute(worker_base& w) noexcept override {
@@ -258,8 +259,8 @@ public:
     if (this->retry) {
       if constexpr (std::is_copy_constructible_v<Args>)
         return this->attempt_with(*this->retry, [&]() -> R {
-          return std::apply([&](const auto&... a) -> R { return std::invoke(fn_, auto_copy(a)...); },
-                            args_);
+          return std::apply(
+              [&](const auto&... a) -> R { return std::invoke(fn_, auto_copy(a)...); }, args_);
         });
       else
         return this->finish_failed(std::make_exception_ptr(config_error{

@@ -32,9 +32,8 @@ struct retry_plan {
   std::shared_ptr<concurry::clock> clock;
 
   /// The context of attempt `attempt` of a call that started at `started`.
-  [[nodiscard]] retry_context context(std::uint32_t attempt,
-                                      clock::time_point started,
-                                      std::exception_ptr e) const;
+  [[nodiscard]] retry_context
+  context(std::uint32_t attempt, clock::time_point started, std::exception_ptr e) const;
 
   /// True when some filter accepts the context's exception (a filter that throws says no).
   [[nodiscard]] bool retries_exception(const retry_context& c) const noexcept;

@@ -9,10 +9,10 @@
 
 #include <atomic>
 #include <cstddef>
-#include <memory>
 #include <exception>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <type_traits>
