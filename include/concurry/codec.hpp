@@ -513,20 +513,16 @@ struct value_codec<std::array<T, N>> {
   }
 };
 
-// A count, then each element: the encoding of every sized range of one element type.
-template <class T, class C>
-void encode_elements(encoder& e, const C& c) {
-  e.write_size(c.size());
-  for (const auto& x : c)
-    value_codec<T>::encode(e, x);
-}
-
 // std::deque and std::list: a count, then the elements.
 template <class C, std::size_t Overhead>
 struct sequence_codec {
   using T = typename C::value_type;
   static constexpr std::size_t min_size = 1;
-  static void encode(encoder& e, const C& c) { encode_elements<T>(e, c); }
+  static void encode(encoder& e, const C& c) {
+    e.write_size(c.size());
+    for (const auto& x : c)
+      value_codec<T>::encode(e, x);
+  }
   static void decode(decoder& d, C& out) {
     std::size_t n = d.read_count(value_codec<T>::min_size, sizeof(T) + Overhead);
     out.clear();
@@ -545,7 +541,11 @@ template <class C>
 struct set_codec {
   using K = typename C::key_type;
   static constexpr std::size_t min_size = 1;
-  static void encode(encoder& e, const C& c) { encode_elements<K>(e, c); }
+  static void encode(encoder& e, const C& c) {
+    e.write_size(c.size());
+    for (const auto& x : c)
+      value_codec<K>::encode(e, x);
+  }
   static void decode(decoder& d, C& out) {
     std::size_t n = d.read_count(value_codec<K>::min_size, sizeof(K) + node_overhead);
     out.clear();
