@@ -219,12 +219,7 @@ void pool_core::start(worker_factory factory) {
   }
   std::vector<std::shared_ptr<actors::worker_body>> bodies;
   if (spec_.mode == mode::process) {
-    process_ = std::make_shared<runtime_internal::process_pool>(host_,
-                                                                spec_.worker_name,
-                                                                spec_.constructor_arguments,
-                                                                spec_.method_names,
-                                                                spec_.max_workers,
-                                                                spec_.max_queued_tasks);
+    process_ = std::make_shared<runtime_internal::process_pool>(host_, spec_);
     try {
       process_->start(std::chrono::seconds{30});
     } catch (...) {

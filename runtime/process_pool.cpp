@@ -208,7 +208,7 @@ private:
     auto pool = pool_.lock();
     if (!pool)
       return finish(call, std::make_exception_ptr(stopped_error{"the pool is gone"}));
-    if (call.method_index >= pool->method_names_.size())
+    if (call.method_index >= pool->spec_.method_names.size())
       return finish(call,
                     std::make_exception_ptr(config_error{
                         "in process mode only methods listed in the worker's registration can "
@@ -223,7 +223,7 @@ private:
     message.pool_id = pool_id_;
     message.worker_index = static_cast<std::uint32_t>(index_);
     message.method_index = call.method_index;
-    message.method_name = pool->method_names_[call.method_index];
+    message.method_name = pool->spec_.method_names[call.method_index];
     std::exception_ptr ended;
     {
       std::lock_guard lock{mutex_};
@@ -306,15 +306,8 @@ private:
   std::function<void()> on_exit_;
 };
 
-process_pool::process_pool(std::shared_ptr<actors::actor_host> host,
-                           std::string worker_type,
-                           std::vector<std::byte> constructor_arguments,
-                           std::vector<std::string> method_names,
-                           std::size_t workers,
-                           std::size_t max_in_flight)
-    : host_{std::move(host)}, worker_type_{std::move(worker_type)},
-      constructor_arguments_{std::move(constructor_arguments)},
-      method_names_{std::move(method_names)}, count_{workers}, max_in_flight_{max_in_flight} {}
+process_pool::process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec)
+    : host_{std::move(host)}, spec_{spec} {}
 
 process_pool::~process_pool() {
   // Kills whatever still runs and reaps it; no event arrives after this.
@@ -323,17 +316,17 @@ process_pool::~process_pool() {
 
 void process_pool::start(std::chrono::nanoseconds timeout) {
   auto pool_id = next_pool_id.fetch_add(1);
-  auto n = count_;
+  auto n = spec_.max_workers;
   for (std::size_t i = 0; i < n; ++i)
     workers_.push_back(
-        std::make_shared<remote_worker>(weak_from_this(), i, pool_id, max_in_flight_));
+        std::make_shared<remote_worker>(weak_from_this(), i, pool_id, spec_.max_queued_tasks));
   process_hosts::events events;
   auto weak = weak_from_this();
   events.on_hello = [weak](const actors::host_identity& who) {
     if (auto self = weak.lock())
       if (who.worker >= 0 && static_cast<std::size_t>(who.worker) < self->workers_.size())
-        self->workers_[static_cast<std::size_t>(who.worker)]->hello(self->worker_type_,
-                                                                    self->constructor_arguments_);
+        self->workers_[static_cast<std::size_t>(who.worker)]->hello(
+            self->spec_.worker_name, self->spec_.constructor_arguments);
   };
   events.on_lost = [weak](const actors::host_identity& who) {
     if (auto self = weak.lock())
@@ -355,7 +348,7 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
   for (auto& w : workers_) {
     if (!w->wait_built(deadline))
       throw error{
-          "a worker host of " + worker_type_ + " did not start within " +
+          "a worker host of " + spec_.worker_name + " did not start within " +
           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) + " s"};
     if (auto e = w->constructor_error())
       std::rethrow_exception(e);

@@ -120,6 +120,7 @@ struct builder_settings {
   std::optional<std::size_t> max_queued_tasks;
   bool on_demand = false;
   bool unwrap_futures = true;
+  std::size_t max_restarts = 3;
   std::shared_ptr<concurry::clock> clock;
   retry_overrides retry_all;
   std::map<std::uint32_t, retry_overrides> retry_per_method;
@@ -141,8 +142,12 @@ struct builder_settings {
 /// | `stop_timeout`     | 30 s                                                |
 /// | `max_queued_tasks` | none in sync and thread modes                       |
 /// | `on_demand`        | false                                               |
-/// | `num_retries`      | 0; then `retry_algorithm` exponential, `retry_wait` 1 s, `retry_jitter`
-/// 0.3, `retry_on` every exception | | `limits`           | none |
+/// | `max_restarts`     | 3 (process mode: replacements per worker)           |
+/// | `num_retries`      | 0 (see below)                                       |
+/// | `limits`           | none                                                |
+///
+/// With `num_retries` above 0: `retry_algorithm` exponential, `retry_wait` 1 s, `retry_jitter`
+/// 0.3, `retry_on` every exception, unless set.
 ///
 /// Every retry option has a second form that takes a listed method first
 /// (`num_retries(&W::fetch, 5)`): that method's own setting, over the pool-wide one.
@@ -220,6 +225,15 @@ public:
   [[nodiscard]] worker_builder unwrap_futures(bool yes) const {
     auto b = *this;
     b.s_.unwrap_futures = yes;
+    return b;
+  }
+
+  /// Process mode: how many times each worker is replaced, with the original constructor
+  /// arguments and fresh state, after its process crashed, was killed or exited (3 unless
+  /// set). After that the pool runs on with the workers it has; its statistics say so.
+  [[nodiscard]] worker_builder max_restarts(std::size_t n) const {
+    auto b = *this;
+    b.s_.max_restarts = n;
     return b;
   }
 
@@ -410,6 +424,7 @@ public:
     spec.local_only = D::local_only;
     spec.on_demand = s_.on_demand;
     spec.unwrap_futures = s_.unwrap_futures;
+    spec.max_restarts = s_.max_restarts;
     spec.max_workers = s_.max_workers.value_or(s_.on_demand ? 0 : defaults.max_workers);
     spec.load_balancing = s_.load_balancing.value_or(
         s_.on_demand ? defaults.on_demand_load_balancing : defaults.load_balancing);

@@ -7,6 +7,7 @@
 #include "runtime/internal/process_host.hpp"
 
 #include <concurry/detail/call.hpp>
+#include <concurry/detail/pool_core.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -23,12 +24,7 @@ class remote_worker;
 class process_pool : public std::enable_shared_from_this<process_pool> {
 public:
   /// Nothing starts before start().
-  process_pool(std::shared_ptr<actors::actor_host> host,
-               std::string worker_type,
-               std::vector<std::byte> constructor_arguments,
-               std::vector<std::string> method_names,
-               std::size_t workers,
-               std::size_t max_in_flight);
+  process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec);
   ~process_pool();
 
   /// Starts every host and waits (at most `timeout`) until each has built its worker. Throws
@@ -54,11 +50,7 @@ private:
   void on_exit(const host_exit& how);
 
   std::shared_ptr<actors::actor_host> host_;
-  const std::string worker_type_;
-  const std::vector<std::byte> constructor_arguments_;
-  const std::vector<std::string> method_names_;
-  const std::size_t count_;
-  const std::size_t max_in_flight_;
+  const detail::pool_spec spec_;
   std::vector<std::shared_ptr<remote_worker>> workers_;
   std::unique_ptr<process_hosts> hosts_;
 };

@@ -46,6 +46,8 @@ struct pool_spec {
   /// Process mode: the constructor arguments encoded (codec.hpp), and the listed methods.
   std::vector<std::byte> constructor_arguments;
   std::vector<std::string> method_names;
+  /// Process mode: how many times each worker is replaced after its process died.
+  std::size_t max_restarts = 3;
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.
