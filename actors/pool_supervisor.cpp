@@ -282,6 +282,7 @@ pool_stats make_pool_stats(const pool_description& description,
     auto& w = workers[i];
     if (!w.stopped && !description.on_demand)
       ++s.total_workers;
+    s.restarts += w.restarts;
     lb.total_dispatched += w.dispatched;
     if (lb.algorithm == load_balancing::least_active) {
       auto active = w.dispatched - std::min(w.finished, w.dispatched);

@@ -14,6 +14,7 @@ struct worker_counters {
   std::uint64_t dispatched = 0; ///< calls ever handed to the worker
   std::uint64_t finished = 0;   ///< calls that ended: done, failed, cancelled or given up
   bool stopped = false;
+  std::uint64_t restarts = 0; ///< process mode: replacements after its process died
 };
 
 /// The part of a worker that runs user code, owned by a worker actor.

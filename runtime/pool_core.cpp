@@ -188,8 +188,6 @@ void validate(const pool_spec& spec) {
       not_yet("on_demand");
     if (!spec.worker_limits.empty())
       not_yet("limits");
-    if (!spec.retry_plans.empty())
-      not_yet("retrying");
     if (!spec.unwrap_futures)
       not_yet("unwrap_futures(false)");
     return;
@@ -220,6 +218,19 @@ void pool_core::start(worker_factory factory) {
   std::vector<std::shared_ptr<actors::worker_body>> bodies;
   if (spec_.mode == mode::process) {
     process_ = std::make_shared<runtime_internal::process_pool>(host_, spec_);
+    process_->set_retries(retries_);
+    // A call whose worker died for good, or a retry, goes where the balancer says.
+    process_->set_rebalance([weak = weak_from_this()](call_node& call) {
+      auto self = weak.lock();
+      if (!self) {
+        call.state().fail(std::make_exception_ptr(stopped_error{"the pool is gone"}));
+        call.state().release();
+      } else if (self->is_stopped()) {
+        self->reject(call);
+      } else {
+        self->process_->dispatch(self->pick_worker(), call);
+      }
+    });
     try {
       process_->start(std::chrono::seconds{30});
     } catch (...) {
@@ -597,6 +608,7 @@ worker_stats pool_core::stats(std::size_t index) {
   }
   worker_stats s;
   s.worker_id = index;
+  s.restarts = c.restarts;
   s.stopped = c.stopped || is_stopped();
   s.total_calls = c.dispatched;
   s.active_calls = c.dispatched > c.finished ? c.dispatched - c.finished : 0;

@@ -3,6 +3,7 @@
 #include "actors/log.hpp"
 
 #include <concurry/error.hpp>
+#include <concurry/exceptions.hpp>
 
 #include <caf/actor.hpp>
 
@@ -242,6 +243,7 @@ struct process_hosts::impl {
   struct spawn_request {
     int worker = 0;
     std::promise<pid_t> result;
+    bool async = false; // nobody waits for `result`: a failure goes to on_start_failed
   };
 
   std::shared_ptr<actors::actor_host> host;
@@ -444,17 +446,22 @@ struct process_hosts::impl {
       todo.swap(spawns);
     }
     for (auto& request : todo) {
+      std::exception_ptr failure;
       // A child spawned now would miss the destructor's SIGKILL.
       if (is_stopping()) {
-        request.result.set_exception(
-            std::make_exception_ptr(error{"the worker hosts were stopped while one was starting"}));
-        continue;
+        failure =
+            std::make_exception_ptr(error{"the worker hosts were stopped while one was starting"});
+      } else {
+        try {
+          request.result.set_value(spawn(request.worker));
+          continue;
+        } catch (...) {
+          failure = std::current_exception();
+        }
       }
-      try {
-        request.result.set_value(spawn(request.worker));
-      } catch (...) {
-        request.result.set_exception(std::current_exception());
-      }
+      request.result.set_exception(failure);
+      if (request.async && handlers.on_start_failed)
+        handlers.on_start_failed(request.worker, describe_exception(failure).message);
     }
   }
 
@@ -652,6 +659,14 @@ pid_t process_hosts::start(int worker) {
     throw error{"the worker host of index " + std::to_string(worker) +
                 " was not started within 30 s"};
   return result.get();
+}
+
+void process_hosts::start_async(int worker) {
+  {
+    std::lock_guard guard{impl_->mutex};
+    impl_->spawns.push_back({worker, {}, true});
+  }
+  impl_->wake();
 }
 
 bool process_hosts::shutdown(int worker) {

@@ -6,39 +6,61 @@
 #include <concurry/error.hpp>
 #include <concurry/exceptions.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 
 namespace concurry::runtime_internal {
 
 namespace {
+
 std::atomic<std::uint64_t> next_call_id{1};
 std::atomic<std::uint64_t> next_pool_id{1};
+
+// Whether a call may go out for an attempt: the first one moves its future to running (false
+// when it was cancelled); a call that went to a host that died before it started, and a retry,
+// find it running already.
+bool may_start(detail::call_node& call) noexcept {
+  return call.begin_attempt() || call.state().status() == detail::status_running;
+}
+
 } // namespace
 
-/// One worker in a host process: the calls waiting for it to be built, and those in flight.
+/// One worker in a host process: the calls waiting for it to be (re)built or for room, and those
+/// in flight. When its process dies, the call it was running ends with worker_died (or waits for
+/// another attempt), the calls queued behind it in the host never started and go out again, and
+/// the worker is replaced up to `max_restarts` times; after that its calls move to the other
+/// workers.
 class remote_worker final : public actors::worker_body {
 public:
   remote_worker(std::weak_ptr<process_pool> pool,
                 std::size_t index,
                 std::uint64_t pool_id,
-                std::size_t max_in_flight)
-      : pool_{std::move(pool)}, index_{index}, pool_id_{pool_id}, max_in_flight_{max_in_flight} {}
+                std::size_t max_in_flight,
+                std::size_t max_restarts)
+      : pool_{std::move(pool)}, index_{index}, pool_id_{pool_id}, max_in_flight_{max_in_flight},
+        max_restarts_{max_restarts} {}
 
   // -- worker_body: the supervisor's side ---------------------------------------------------
 
   void enqueue(detail::call_node& call) noexcept override {
     std::unique_lock lock{mutex_};
+    if (phase_ == phase::ended) {
+      lock.unlock();
+      return move_away(call);
+    }
     // Calls wait here, in order, until the worker is built and, with max_queued_tasks, until
     // fewer than that are in flight.
     if (phase_ == phase::starting || !pending_.empty() || full()) {
       pending_.push_back(&call);
       return;
     }
+    ++sending_;
     lock.unlock();
     send(call);
   }
@@ -58,11 +80,21 @@ public:
   }
 
   void abandon() noexcept override {
-    auto left = take_all();
-    fail_all(left,
-             std::make_exception_ptr(
-                 stopped_error{"the pool was stopped before the call finished (worker " +
-                               std::to_string(index_) + ")"}));
+    std::deque<detail::call_node*> left;
+    {
+      std::lock_guard lock{mutex_};
+      phase_ = phase::ended;
+      left.swap(pending_);
+      for (auto& [id, call] : in_flight_)
+        left.push_back(call);
+      in_flight_.clear();
+      on_exit_ = nullptr;
+    }
+    built_.notify_all();
+    auto e = std::make_exception_ptr(stopped_error{
+        "the pool was stopped before the call finished (worker " + std::to_string(index_) + ")"});
+    for (auto* call : left)
+      fail(*call, e);
     if (auto pool = pool_.lock())
       pool->hosts_->kill(static_cast<int>(index_));
   }
@@ -73,13 +105,19 @@ public:
     c.finished = finished.load(std::memory_order_acquire);
     std::lock_guard lock{mutex_};
     c.stopped = phase_ == phase::ended;
+    c.restarts = restarts_;
     return c;
   }
 
   // -- the host's side ------------------------------------------------------------------------
 
-  /// The host connected: build the worker there.
+  /// A host of this worker connected: build the worker there.
   void hello(const std::string& type, const std::vector<std::byte>& arguments) {
+    {
+      std::lock_guard lock{mutex_};
+      if (phase_ != phase::starting)
+        return;
+    }
     auto pool = pool_.lock();
     if (!pool)
       return;
@@ -92,73 +130,126 @@ public:
   }
 
   void constructed(const std::optional<exception_info>& failure) {
-    std::deque<detail::call_node*> ready;
+    std::deque<detail::call_node*> orphans;
+    std::function<void()> on_exit;
     {
       std::lock_guard lock{mutex_};
       if (phase_ != phase::starting)
         return;
       if (failure) {
-        ctor_error_ = rebuild_exception(*failure);
+        if (!ctor_error_)
+          ctor_error_ = rebuild_exception(*failure);
         phase_ = phase::ended;
+        orphans.swap(pending_);
+        on_exit = std::move(on_exit_);
       } else {
         phase_ = phase::ready;
       }
-      ready.swap(pending_);
     }
     built_.notify_all();
     if (failure) {
-      fail_all(ready, ctor_error_);
+      if (restarts_done() > 0)
+        actors::logger("pool")->error("a replacement worker's constructor threw worker={} error={}",
+                                      index_,
+                                      failure->message);
+      // A replacement that cannot be built leaves its calls to the other workers.
+      for (auto* call : orphans)
+        move_away(*call);
+      if (on_exit)
+        on_exit();
       return;
     }
-    {
-      std::lock_guard lock{mutex_};
-      pending_.swap(ready); // sent in order as room allows
-    }
     send_waiting();
+    shutdown_if_idle();
   }
 
   void result(std::uint64_t id, const std::vector<std::byte>& value) {
-    auto* call = take(id);
-    if (!call)
-      return;
+    if (auto* call = take(id))
+      settle(*call, value, nullptr);
     send_waiting();
-    finished.fetch_add(1, std::memory_order_release);
-    try {
-      call->complete_encoded(value);
-    } catch (...) {
-      call->state().fail(std::current_exception());
-    }
-    call->state().release();
     shutdown_if_idle();
   }
 
   void error(std::uint64_t id, const exception_info& info) {
-    auto* call = take(id);
-    if (!call)
-      return;
+    if (auto* call = take(id))
+      settle(*call, {}, rebuild_exception(info));
     send_waiting();
-    finished.fetch_add(1, std::memory_order_release);
-    call->state().fail(rebuild_exception(info));
-    call->state().release();
     shutdown_if_idle();
   }
 
-  /// The host process ended or its connection dropped.
-  void died(const std::string& why) {
+  /// The host's connection dropped (`reaped` false: it is killed to make sure it ends) or its
+  /// process was reaped (true: a replacement starts if the worker may have one).
+  void died(const std::string& why, bool reaped) {
+    detail::call_node* running = nullptr;
+    std::deque<detail::call_node*> orphans;
     std::function<void()> on_exit;
+    bool replace = false;
+    bool kill = false;
     {
       std::lock_guard lock{mutex_};
-      on_exit = std::move(on_exit_);
+      death_ = why;
+      // The host runs its calls one at a time in the order they went out: the oldest in flight
+      // was running, the others had not started and go out again.
+      std::vector<std::pair<std::uint64_t, detail::call_node*>> sent{in_flight_.begin(),
+                                                                     in_flight_.end()};
+      in_flight_.clear();
+      std::sort(sent.begin(), sent.end());
+      if (!sent.empty())
+        running = sent.front().second;
+      for (auto it = sent.rbegin(); !sent.empty() && it + 1 != sent.rend(); ++it)
+        pending_.push_front(it->second);
+      if (phase_ != phase::ended) {
+        if (!stopping_ && restarts_ < max_restarts_) {
+          phase_ = phase::starting;
+          kill = !reaped;
+          if (reaped) {
+            ++restarts_;
+            replace = true;
+          }
+        } else {
+          phase_ = phase::ended;
+          kill = !reaped;
+          orphans.swap(pending_);
+          on_exit = std::move(on_exit_);
+        }
+      } else {
+        orphans.swap(pending_);
+      }
     }
-    auto left = take_all();
-    if (!left.empty())
-      actors::logger("pool")->warn(
-          "worker host died worker={} how={} calls_failed={}", index_, why, left.size());
-    fail_all(left,
+    built_.notify_all();
+    if (running || !orphans.empty() || replace)
+      actors::logger("pool")->warn("worker host died worker={} how={} running_call={} "
+                                   "calls_moved={} replaced={}",
+                                   index_,
+                                   why,
+                                   running != nullptr,
+                                   orphans.size(),
+                                   replace);
+    auto pool = pool_.lock();
+    if (kill && pool)
+      pool->hosts_->kill(static_cast<int>(index_));
+    if (running)
+      settle(*running,
+             {},
              std::make_exception_ptr(worker_died{"worker " + std::to_string(index_) +
                                                  " died before the call finished: " + why}));
+    for (auto* call : orphans)
+      move_away(*call);
+    if (replace) {
+      if (pool)
+        pool->hosts_->start_async(static_cast<int>(index_));
+      else
+        died("the pool is gone", false);
+    }
     if (on_exit)
       on_exit();
+  }
+
+  /// A replacement host could not be started.
+  void start_failed(const std::string& why) {
+    actors::logger("pool")->error(
+        "worker host could not be replaced worker={} error={}", index_, why);
+    died("its replacement could not start: " + why, true);
   }
 
   /// Waits until the worker is built or failed; false on timeout.
@@ -167,9 +258,23 @@ public:
     return built_.wait_until(lock, deadline, [&] { return phase_ != phase::starting; });
   }
 
-  std::exception_ptr constructor_error() const {
+  /// Why the worker cannot run: its constructor's exception, or how its host last died.
+  std::exception_ptr start_error() const {
     std::lock_guard lock{mutex_};
-    return ctor_error_;
+    if (ctor_error_ || phase_ != phase::ended)
+      return ctor_error_;
+    return std::make_exception_ptr(worker_died{"worker " + std::to_string(index_) +
+                                               " died while it was being built: " + death_});
+  }
+
+  bool ended() const {
+    std::lock_guard lock{mutex_};
+    return phase_ == phase::ended;
+  }
+
+  std::size_t restarts_done() const {
+    std::lock_guard lock{mutex_};
+    return restarts_;
   }
 
   std::atomic<std::uint64_t> dispatched{0};
@@ -195,55 +300,70 @@ private:
         ++sending_;
       }
       send(*next);
-      std::lock_guard lock{mutex_};
-      --sending_;
     }
   }
 
+  // Sends one call; the caller counted it in sending_.
   void send(detail::call_node& call) noexcept {
-    if (!call.begin_attempt()) { // cancelled before it went out
-      finish(call, nullptr);
+    auto done_sending = [&] {
+      std::lock_guard lock{mutex_};
+      --sending_;
+    };
+    if (!may_start(call)) { // cancelled before it went out: its future is final already
+      done_sending();
+      finished.fetch_add(1, std::memory_order_release);
+      call.state().release();
       return;
     }
     auto pool = pool_.lock();
-    if (!pool)
-      return finish(call, std::make_exception_ptr(stopped_error{"the pool is gone"}));
-    if (call.method_index >= pool->spec_.method_names.size())
-      return finish(call,
-                    std::make_exception_ptr(config_error{
-                        "in process mode only methods listed in the worker's registration can "
-                        "be called"}));
+    std::exception_ptr failure;
     net::host_call message;
-    try {
-      message.arguments = call.encode_arguments();
-    } catch (...) {
-      return finish(call, std::current_exception());
+    if (!pool) {
+      failure = std::make_exception_ptr(stopped_error{"the pool is gone"});
+    } else if (call.method_index >= pool->spec_.method_names.size()) {
+      failure = std::make_exception_ptr(
+          config_error{"in process mode only methods listed in the worker's registration can "
+                       "be called"});
+    } else {
+      try {
+        message.arguments = call.encode_arguments();
+      } catch (...) {
+        failure = std::current_exception();
+      }
     }
-    message.call_id = next_call_id.fetch_add(1, std::memory_order_relaxed);
+    if (failure) {
+      done_sending();
+      return fail(call, failure);
+    }
+    if (call.retry && call.attempt == 0)
+      call.started = call.retry->clock->now();
     message.pool_id = pool_id_;
     message.worker_index = static_cast<std::uint32_t>(index_);
     message.method_index = call.method_index;
     message.method_name = pool->spec_.method_names[call.method_index];
-    std::exception_ptr ended;
+    bool ended = false;
     {
+      // Numbered and sent under the lock: the host runs calls in the order of their ids, and
+      // died() sees each call either in flight or not sent.
       std::lock_guard lock{mutex_};
-      if (phase_ == phase::ended)
-        ended = ctor_error_ ? ctor_error_
-                            : std::make_exception_ptr(worker_died{
-                                  "worker " + std::to_string(index_) + " is no longer running"});
-      else
+      --sending_;
+      if (phase_ == phase::starting) {
+        // The host died while this call was on its way out: it waits for the replacement.
+        pending_.push_front(&call);
+        return;
+      }
+      if (phase_ == phase::ended) {
+        ended = true;
+      } else {
+        message.call_id = next_call_id.fetch_add(1, std::memory_order_relaxed);
         in_flight_.emplace(message.call_id, &call);
+        // Not sent when the host is not connected: it is dying, and died() sends the call on.
+        (void)pool->hosts_->send(static_cast<int>(index_),
+                                 net::encode(net::to_host{std::move(message)}));
+      }
     }
     if (ended)
-      return finish(call, ended);
-    auto id = message.call_id;
-    if (!pool->hosts_->send(static_cast<int>(index_),
-                            net::encode(net::to_host{std::move(message)}))) {
-      if (auto* lost = take(id))
-        finish(*lost,
-               std::make_exception_ptr(
-                   worker_died{"worker " + std::to_string(index_) + " is not connected"}));
-    }
+      move_away(call);
   }
 
   detail::call_node* take(std::uint64_t id) {
@@ -256,52 +376,98 @@ private:
     return call;
   }
 
-  std::deque<detail::call_node*> take_all() {
-    std::deque<detail::call_node*> out;
-    std::lock_guard lock{mutex_};
-    phase_ = phase::ended;
-    out.swap(pending_);
-    for (auto& [id, call] : in_flight_)
-      out.push_back(call);
-    in_flight_.clear();
-    built_.notify_all();
-    return out;
-  }
-
-  void fail_all(std::deque<detail::call_node*>& calls, const std::exception_ptr& e) {
-    for (auto* call : calls)
-      finish(*call, e);
-  }
-
-  void finish(detail::call_node& call, const std::exception_ptr& e) {
+  // Ends an attempt that ran (or died) in the host: publishes its result or failure, or hands the
+  // call to the retry service for another attempt.
+  void settle(detail::call_node& call,
+              const std::vector<std::byte>& value,
+              std::exception_ptr failure) noexcept {
+    ++call.attempt;
+    auto outcome = call.settle_remote(value, std::move(failure));
+    if (outcome == detail::run_result::retry)
+      return retry_later(call);
+    // Counted before the future completes, so a caller that saw the result also sees the worker
+    // as idle again (least_active relies on it).
     finished.fetch_add(1, std::memory_order_release);
-    if (e)
-      call.state().fail(e);
+    if (outcome == detail::run_result::stored)
+      call.state().publish(call.stored_status());
+    call.state().release();
+  }
+
+  void retry_later(detail::call_node& call) noexcept {
+    auto pool = pool_.lock();
+    auto retries = pool ? pool->retries_ : nullptr;
+    if (!retries) {
+      finished.fetch_add(1, std::memory_order_release);
+      call.state().fail(std::make_exception_ptr(stopped_error{"the pool is gone"}));
+      call.state().release();
+      return;
+    }
+    std::weak_ptr<remote_worker> weak =
+        std::static_pointer_cast<remote_worker>(pool->workers_[index_]);
+    // The next attempt goes to this worker again, or to another while this one is gone for good.
+    retries->schedule(
+        call,
+        [weak](detail::call_node& c) {
+          if (auto self = weak.lock())
+            return self->enqueue(c);
+          c.state().fail(std::make_exception_ptr(stopped_error{"the pool is gone"}));
+          c.state().release();
+        },
+        [weak](detail::call_node& c) {
+          auto self = weak.lock();
+          if (self)
+            self->finished.fetch_add(1, std::memory_order_release);
+          c.state().fail(std::make_exception_ptr(
+              stopped_error{"the pool was stopped while the call waited for attempt " +
+                            std::to_string(c.attempt + 1)}));
+          c.state().release();
+          if (self)
+            self->shutdown_if_idle();
+        });
+  }
+
+  // The call leaves this worker unfinished for another one the pool picks (or fails there).
+  void move_away(detail::call_node& call) noexcept {
+    finished.fetch_add(1, std::memory_order_release);
+    auto pool = pool_.lock();
+    if (pool && pool->rebalance_)
+      return pool->rebalance_(call);
+    call.state().fail(std::make_exception_ptr(stopped_error{"the pool is gone"}));
+    call.state().release();
+  }
+
+  void fail(detail::call_node& call, const std::exception_ptr& e) noexcept {
+    finished.fetch_add(1, std::memory_order_release);
+    call.state().fail(e);
     call.state().release();
   }
 
   void shutdown_if_idle() {
     {
       std::lock_guard lock{mutex_};
-      if (!stopping_ || !in_flight_.empty() || !pending_.empty() || phase_ == phase::ended)
+      if (!stopping_ || !in_flight_.empty() || !pending_.empty() || sending_ != 0 ||
+          phase_ != phase::ready)
         return;
     }
     if (auto pool = pool_.lock())
       if (!pool->hosts_->shutdown(static_cast<int>(index_)))
-        died("it was not connected when the pool stopped");
+        died("it was not connected when the pool stopped", false);
   }
 
   const std::weak_ptr<process_pool> pool_;
   const std::size_t index_;
   const std::uint64_t pool_id_;
   const std::size_t max_in_flight_;
+  const std::size_t max_restarts_;
   mutable std::mutex mutex_;
+  std::size_t restarts_ = 0;
   std::size_t sending_ = 0;
   std::condition_variable built_;
   phase phase_ = phase::starting;
   std::exception_ptr ctor_error_;
+  std::string death_; // how the last host died
   std::deque<detail::call_node*> pending_;
-  std::unordered_map<std::uint64_t, detail::call_node*> in_flight_;
+  std::map<std::uint64_t, detail::call_node*> in_flight_;
   bool stopping_ = false;
   std::function<void()> on_exit_;
 };
@@ -318,28 +484,40 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
   auto pool_id = next_pool_id.fetch_add(1);
   auto n = spec_.max_workers;
   for (std::size_t i = 0; i < n; ++i)
-    workers_.push_back(
-        std::make_shared<remote_worker>(weak_from_this(), i, pool_id, spec_.max_queued_tasks));
+    workers_.push_back(std::make_shared<remote_worker>(
+        weak_from_this(), i, pool_id, spec_.max_queued_tasks, spec_.max_restarts));
   process_hosts::events events;
   auto weak = weak_from_this();
-  events.on_hello = [weak](const actors::host_identity& who) {
-    if (auto self = weak.lock())
-      if (who.worker >= 0 && static_cast<std::size_t>(who.worker) < self->workers_.size())
-        self->workers_[static_cast<std::size_t>(who.worker)]->hello(
-            self->spec_.worker_name, self->spec_.constructor_arguments);
+  auto worker_of = [](process_pool& self, int index) -> remote_worker* {
+    if (index < 0 || static_cast<std::size_t>(index) >= self.workers_.size())
+      return nullptr;
+    return self.workers_[static_cast<std::size_t>(index)].get();
   };
-  events.on_lost = [weak](const actors::host_identity& who) {
+  events.on_hello = [weak, worker_of](const actors::host_identity& who) {
     if (auto self = weak.lock())
-      if (who.worker >= 0 && static_cast<std::size_t>(who.worker) < self->workers_.size())
-        self->workers_[static_cast<std::size_t>(who.worker)]->died("its connection dropped");
+      if (auto* w = worker_of(*self, who.worker))
+        w->hello(self->spec_.worker_name, self->spec_.constructor_arguments);
   };
-  events.on_exit = [weak](const host_exit& how) {
+  events.on_lost = [weak, worker_of](const actors::host_identity& who) {
+    auto self = weak.lock();
+    // A connection that drops after its process was reaped (and maybe replaced) is old news.
+    if (self && self->hosts_->pid_of(who.worker) == who.pid)
+      if (auto* w = worker_of(*self, who.worker))
+        w->died("its connection dropped", false);
+  };
+  events.on_exit = [weak, worker_of](const host_exit& how) {
     if (auto self = weak.lock())
-      self->on_exit(how);
+      if (auto* w = worker_of(*self, how.worker))
+        w->died(how.describe(), true);
   };
   events.on_message = [weak](const actors::host_identity& who, std::vector<char> bytes) {
     if (auto self = weak.lock())
       self->on_message(who, std::move(bytes));
+  };
+  events.on_start_failed = [weak, worker_of](int worker, const std::string& why) {
+    if (auto self = weak.lock())
+      if (auto* w = worker_of(*self, worker))
+        w->start_failed(why);
   };
   hosts_ = std::make_unique<process_hosts>(host_, std::move(events));
   for (std::size_t i = 0; i < n; ++i)
@@ -350,7 +528,7 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
       throw error{
           "a worker host of " + spec_.worker_name + " did not start within " +
           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) + " s"};
-    if (auto e = w->constructor_error())
+    if (auto e = w->start_error())
       std::rethrow_exception(e);
   }
 }
@@ -362,16 +540,39 @@ std::vector<std::shared_ptr<actors::worker_body>> process_pool::bodies() const {
 std::uint64_t process_pool::active_calls(std::size_t i) const noexcept {
   auto d = workers_[i]->dispatched.load(std::memory_order_relaxed);
   auto f = workers_[i]->finished.load(std::memory_order_acquire);
+  // A worker gone for good is never the least loaded.
+  if (workers_[i]->ended())
+    return std::numeric_limits<std::uint64_t>::max();
   return d > f ? d - f : 0;
 }
 
 std::uint64_t process_pool::dispatched(std::size_t i) const noexcept {
+  if (workers_[i]->ended())
+    return std::numeric_limits<std::uint64_t>::max();
   return workers_[i]->dispatched.load(std::memory_order_relaxed);
 }
 
+std::uint64_t process_pool::restarts() const noexcept {
+  std::uint64_t total = 0;
+  for (auto& w : workers_)
+    total += w->restarts_done();
+  return total;
+}
+
 void process_pool::dispatch(std::size_t i, detail::call_node& call) noexcept {
-  workers_[i]->dispatched.fetch_add(1, std::memory_order_relaxed);
-  workers_[i]->enqueue(call);
+  // A worker gone for good (its replacements used up) leaves its calls to the next live one.
+  for (std::size_t k = 0, n = workers_.size(); k < n; ++k) {
+    auto& w = *workers_[(i + k) % n];
+    if (w.ended())
+      continue;
+    w.dispatched.fetch_add(1, std::memory_order_relaxed);
+    return w.enqueue(call);
+  }
+  call.state().fail(
+      std::make_exception_ptr(worker_died{"every worker of the pool of " + spec_.worker_name +
+                                          " died and used its replacements (max_restarts " +
+                                          std::to_string(spec_.max_restarts) + ")"}));
+  call.state().release();
 }
 
 void process_pool::on_message(const actors::host_identity& who, std::vector<char> bytes) {
@@ -393,11 +594,6 @@ void process_pool::on_message(const actors::host_identity& who, std::vector<char
     worker.result(done->call_id, done->value);
   else if (auto* failed = std::get_if<net::call_error>(&message))
     worker.error(failed->call_id, failed->exception);
-}
-
-void process_pool::on_exit(const host_exit& how) {
-  if (how.worker >= 0 && static_cast<std::size_t>(how.worker) < workers_.size())
-    workers_[static_cast<std::size_t>(how.worker)]->died(how.describe());
 }
 
 } // namespace concurry::runtime_internal

@@ -34,13 +34,27 @@ TEST_CASE("a call's arguments encode as the tuple of its values") {
       concurry::detail::state_ptr<concurry::detail::value_state<std::string>>{op});
   CHECK(op->encode_arguments() ==
         concurry::encode(std::tuple{std::string{"n="}, std::vector<int>{1, 2, 3}}));
-  // A result from another process completes the future.
-  CHECK_THROWS_AS(op->complete_encoded(concurry::encode(42.5)), concurry::codec_error);
+  // A result from another process completes the future once it is published.
+  op->attempt = 1;
+  CHECK(op->settle_remote(concurry::encode(std::string{"n=3"}), nullptr) ==
+        concurry::detail::run_result::stored);
   CHECK_FALSE(f.done());
-  CHECK(op->complete_encoded(concurry::encode(std::string{"n=3"})));
+  op->publish(op->stored_status());
   CHECK(f.result() == "n=3");
-  CHECK_FALSE(op->complete_encoded(concurry::encode(std::string{"again"})));
+  CHECK(op->settle_remote(concurry::encode(std::string{"again"}), nullptr) ==
+        concurry::detail::run_result::lost);
   op->release(); // the queue's reference
+}
+
+TEST_CASE("bytes that are not the call's result type fail it with codec_error") {
+  auto* op = make_op<std::string>(&texts::join, std::string{"n="}, std::vector<int>{1});
+  concurry::future<std::string> f = concurry::detail::make_future(
+      concurry::detail::state_ptr<concurry::detail::value_state<std::string>>{op});
+  op->attempt = 1;
+  CHECK(op->settle_remote(concurry::encode(42.5), nullptr) == concurry::detail::run_result::stored);
+  op->publish(op->stored_status());
+  CHECK_THROWS_AS(f.result(), concurry::codec_error);
+  op->release();
 }
 
 TEST_CASE("a void call completes from empty bytes only") {
@@ -48,9 +62,22 @@ TEST_CASE("a void call completes from empty bytes only") {
   concurry::future<void> f = concurry::detail::make_future(
       concurry::detail::state_ptr<concurry::detail::value_state<void>>{op});
   CHECK(op->encode_arguments().empty());
-  CHECK_THROWS_AS(op->complete_encoded(concurry::encode(1)), concurry::codec_error);
-  CHECK(op->complete_encoded({}));
+  op->attempt = 1;
+  CHECK(op->settle_remote({}, nullptr) == concurry::detail::run_result::stored);
+  op->publish(op->stored_status());
   CHECK(f.done());
+  f.result();
+  op->release();
+}
+
+TEST_CASE("a void call fails on result bytes") {
+  auto* op = make_op<void>(&texts::nothing);
+  concurry::future<void> f = concurry::detail::make_future(
+      concurry::detail::state_ptr<concurry::detail::value_state<void>>{op});
+  op->attempt = 1;
+  CHECK(op->settle_remote(concurry::encode(1), nullptr) == concurry::detail::run_result::stored);
+  op->publish(op->stored_status());
+  CHECK_THROWS_AS(f.result(), concurry::codec_error);
   op->release();
 }
 

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -43,6 +45,21 @@ public:
     std::this_thread::sleep_for(std::chrono::milliseconds{ms});
     return ms;
   }
+  /// Throws quota_exceeded the first `failures` times this process runs it.
+  int flaky(int failures) {
+    if (flaky_calls_++ < failures)
+      throw quota_exceeded{"attempt " + std::to_string(flaky_calls_)};
+    return flaky_calls_;
+  }
+  /// Aborts the process the first time (no `marker` file yet), answers with its pid after.
+  int crash_once(std::string marker) {
+    if (::access(marker.c_str(), F_OK) != 0) {
+      if (auto* f = std::fopen(marker.c_str(), "w"))
+        std::fclose(f);
+      std::abort();
+    }
+    return static_cast<int>(::getpid());
+  }
   int crash(int how) {
     if (how == 1) {
       volatile int* null = nullptr;
@@ -53,9 +70,20 @@ public:
 
 private:
   int base_;
+  int flaky_calls_ = 0;
 };
-CONCURRY_WORKER(
-    cruncher, (int), add, pid, echo, greet, fail_registered, fail_unregistered, sleep_ms, crash)
+CONCURRY_WORKER(cruncher,
+                (int),
+                add,
+                pid,
+                echo,
+                greet,
+                fail_registered,
+                fail_unregistered,
+                sleep_ms,
+                crash,
+                flaky,
+                crash_once)
 
 class refuses : public concurry::worker<refuses> {
 public:
@@ -164,9 +192,168 @@ TEST_CASE("back-pressure holds calls in order in process mode (100 in flight by 
 
 TEST_CASE("what process mode does not do yet is refused clearly") {
   auto b = cruncher::options().mode(concurry::mode::process).max_workers(1);
-  CHECK_THROWS_WITH_AS(b.num_retries(2).init(0),
+  CHECK_THROWS_WITH_AS(b.on_demand().init(0),
                        doctest::Contains("not available in process mode yet"),
                        concurry::config_error);
-  CHECK_THROWS_AS(b.on_demand().init(0), concurry::config_error);
   CHECK_THROWS_AS(b.limits({concurry::call_limit{1s, 5}}).init(0), concurry::config_error);
+}
+
+namespace {
+
+// Waits (at most 5 s) until `done()`; true when it came.
+template <class F>
+bool eventually(F done) {
+  for (int i = 0; i < 250; ++i) {
+    if (done())
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return done();
+}
+
+std::string marker_path() {
+  return "/tmp/concurry-crash-once-" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+} // namespace
+
+TEST_CASE("a worker killed in the middle of a call is replaced; the calls behind it still run") {
+  auto pool = cruncher::options().mode(concurry::mode::process).max_workers(2).init(0);
+  auto victim = pool.call(&cruncher::pid).result(30s);    // worker 0
+  CHECK(pool.call(&cruncher::pid).result(30s) != victim); // worker 1
+  // Five 2 s calls, round robin: 0, 2 and 4 on worker 0, 1 and 3 on worker 1.
+  std::vector<concurry::future<int>> calls;
+  for (int i = 0; i < 5; ++i)
+    calls.push_back(pool.call(&cruncher::sleep_ms, 2000 + i));
+  std::this_thread::sleep_for(500ms);
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  auto killed = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(calls[0].result(10s), concurry::worker_died);
+  CHECK(std::chrono::steady_clock::now() - killed < 1s);
+  for (int i = 1; i < 5; ++i)
+    CHECK(calls[static_cast<std::size_t>(i)].result(30s) == 2000 + i);
+  auto s = pool.stats();
+  CHECK(s.total_workers == 2);
+  CHECK(s.restarts == 1);
+  CHECK(pool.worker_stats(0).restarts == 1);
+  CHECK(pool.worker_stats(1).restarts == 0);
+  // The replacement is a new process with fresh state, built with the same arguments.
+  std::set<int> pids;
+  for (int i = 0; i < 4; ++i)
+    pids.insert(pool.call(&cruncher::pid).result(30s));
+  CHECK(pids.size() == 2);
+  CHECK(pids.count(victim) == 0);
+  CHECK(pool.call(&cruncher::add, 7).result(30s) == 7);
+}
+
+TEST_CASE("after max_restarts a process pool runs on with the workers it has") {
+  auto pool =
+      cruncher::options().mode(concurry::mode::process).max_workers(2).max_restarts(0).init(0);
+  auto victim = pool.call(&cruncher::pid).result(30s);
+  auto survivor = pool.call(&cruncher::pid).result(30s);
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  CHECK(eventually([&] { return pool.stats().total_workers == 1; }));
+  CHECK(pool.stats().restarts == 0);
+  CHECK(pool.worker_stats(0).stopped);
+  // Every call goes to the survivor now, whatever the balancer picked.
+  for (int i = 0; i < 6; ++i)
+    CHECK(pool.call(&cruncher::pid).result(30s) == survivor);
+  // Once the last worker is gone too, calls fail at once and say why.
+  REQUIRE(::kill(survivor, SIGKILL) == 0);
+  CHECK(eventually([&] { return pool.stats().total_workers == 0; }));
+  CHECK_THROWS_WITH_AS(pool.call(&cruncher::pid).result(5s),
+                       doctest::Contains("max_restarts 0"),
+                       concurry::worker_died);
+}
+
+TEST_CASE("a worker is replaced max_restarts times, with fresh state each time") {
+  auto pool =
+      cruncher::options().mode(concurry::mode::process).max_workers(1).max_restarts(2).init(5);
+  std::set<int> pids;
+  for (int round = 0; round < 3; ++round) {
+    CHECK(pool.call(&cruncher::flaky, 0).result(30s) == 1); // a fresh counter in every process
+    auto pid = pool.call(&cruncher::pid).result(30s);
+    pids.insert(pid);
+    CHECK(pool.call(&cruncher::add, 1).result(30s) == 6);
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    if (round < 2)
+      CHECK(eventually([&] { return pool.stats().restarts == static_cast<unsigned>(round + 1); }));
+  }
+  CHECK(pids.size() == 3);
+  CHECK(eventually([&] { return pool.stats().total_workers == 0; }));
+  CHECK(pool.stats().restarts == 2);
+  CHECK_THROWS_AS(pool.call(&cruncher::add, 1).result(5s), concurry::worker_died);
+}
+
+TEST_CASE("retries in process mode: the host's exception is judged in the client") {
+  auto pool = cruncher::options()
+                  .mode(concurry::mode::process)
+                  .max_workers(1)
+                  .num_retries(3)
+                  .retry_wait(10ms)
+                  .retry_jitter(0)
+                  .init(0);
+  // Fails twice in the host, succeeds on the third attempt.
+  auto started = std::chrono::steady_clock::now();
+  CHECK(pool.call(&cruncher::flaky, 2).result(30s) == 3);
+  CHECK(std::chrono::steady_clock::now() - started >= 30ms); // waits of 10 and 20 ms
+  // Unregistered types are judged as remote_error; attempts run out with the last exception.
+  CHECK_THROWS_WITH_AS(pool.call(&cruncher::fail_registered, std::string{"over"}).result(30s),
+                       "over",
+                       process_test::quota_exceeded);
+  CHECK(pool.stats().load_balancer.total_dispatched == 2);
+}
+
+TEST_CASE("retry_on and retry_until run in the client on what the host returned") {
+  auto only_quota = cruncher::options()
+                        .mode(concurry::mode::process)
+                        .max_workers(1)
+                        .num_retries(5)
+                        .retry_wait(1ms)
+                        .retry_on<process_test::quota_exceeded>()
+                        .init(0);
+  CHECK(only_quota.call(&cruncher::flaky, 1).result(30s) == 2);
+  CHECK_THROWS_AS(only_quota.call(&cruncher::fail_unregistered, std::string{"x"}).result(30s),
+                  concurry::remote_error);
+}
+
+TEST_CASE("retry_until runs in the client on what the host returned") {
+  auto until = cruncher::options()
+                   .mode(concurry::mode::process)
+                   .max_workers(1)
+                   .num_retries(2)
+                   .retry_wait(1ms)
+                   .retry_until(&cruncher::flaky, [](int n) { return n >= 100; })
+                   .init(0);
+  try {
+    until.call(&cruncher::flaky, 0).result(30s);
+    FAIL("a validator that never passes must fail the call");
+  } catch (const concurry::retry_validation_error& e) {
+    CHECK(e.attempts() == 3);
+    CHECK(e.results<int>() == std::vector<int>{1, 2, 3});
+  }
+}
+
+TEST_CASE("a call whose worker dies is retried on a live worker when retries are set") {
+  auto marker = marker_path();
+  auto pool = cruncher::options()
+                  .mode(concurry::mode::process)
+                  .max_workers(2)
+                  .num_retries(2)
+                  .retry_wait(10ms)
+                  .init(0);
+  auto first = pool.call(&cruncher::pid).result(30s);
+  auto second = pool.call(&cruncher::pid).result(30s);
+  // The first attempt aborts its host; the second finds the marker and answers.
+  auto pid = pool.call(&cruncher::crash_once, marker).result(30s);
+  CHECK(pid != 0);
+  std::remove(marker.c_str());
+  CHECK(eventually([&] { return pool.stats().restarts == 1; }));
+  CHECK(pool.stats().total_workers == 2);
+  std::set<int> now;
+  for (int i = 0; i < 4; ++i)
+    now.insert(pool.call(&cruncher::pid).result(30s));
+  CHECK(now.size() == 2);
+  CHECK((now.count(first) + now.count(second)) == 1);
 }

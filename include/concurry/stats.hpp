@@ -35,6 +35,10 @@ struct pool_stats {
   std::size_t max_queued_tasks = 0;             ///< calls in flight per worker at most; 0: no cap
   load_balancer_stats load_balancer;            ///< the load balancer's figures
   std::vector<limit_set_stats> limits;          ///< one per limit set (shared sets once)
+  /// Process mode: workers replaced after their process died (crash, signal, exit), in all.
+  /// A worker whose `max_restarts` are used up and whose process died is no longer counted in
+  /// `total_workers`.
+  std::uint64_t restarts = 0;
 };
 
 /// A snapshot of one worker of a pool, as `pool::worker_stats(i)` returns it.
@@ -43,6 +47,7 @@ struct worker_stats {
   bool stopped = false;           ///< true once the worker stopped
   std::uint64_t active_calls = 0; ///< calls dispatched to it and not finished
   std::uint64_t total_calls = 0;  ///< calls ever dispatched to it
+  std::uint64_t restarts = 0;     ///< process mode: times it was replaced after its process died
 };
 
 /// Prints a pool's statistics as one line of `key=value` fields.

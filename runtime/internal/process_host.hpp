@@ -78,8 +78,8 @@ struct process_host_options {
 /// Hosts are known by a worker index chosen by the caller; at most one process per index runs
 /// at a time (a new one may start once the previous one was reaped).
 ///
-/// Does not: restart hosts, or notice a host that is alive but frozen (SIGSTOP); that needs the
-/// middleman's heartbeat.
+/// Does not: restart hosts on its own (its owner decides, see start_async), or notice a host that
+/// is alive but frozen (SIGSTOP); that needs the middleman's heartbeat.
 class process_hosts {
 public:
   /// Called on threads of this object or of the actor system; must not block, and must not call
@@ -95,6 +95,8 @@ public:
     /// with net::decode_from_host). Called on a scheduler thread, one at a time, in the order
     /// each host sent them.
     std::function<void(const actors::host_identity&, std::vector<char> from_host_bytes)> on_message;
+    /// A start_async() could not start its host (the reason), on the I/O thread.
+    std::function<void(int worker, const std::string& why)> on_start_failed;
   };
 
   /// Opens the listener on 127.0.0.1 in `host`'s actor system (which must outlive this object)
@@ -113,6 +115,11 @@ public:
   /// Throws concurry::error when a host of that index is still running or the spawn fails.
   /// May be called from any thread, on_exit included (to replace the host that ended).
   pid_t start(int worker);
+
+  /// Starts the host of `worker` on the I/O thread without waiting for it: its hello follows
+  /// through on_hello, a failure through on_start_failed. Never blocks; safe in any event
+  /// handler (this is how a pool replaces a host from on_exit).
+  void start_async(int worker);
 
   /// Asks the host of `worker` to exit cleanly; false when it is not connected.
   bool shutdown(int worker);

@@ -5,6 +5,7 @@
 
 #include "actors/worker_body.hpp"
 #include "runtime/internal/process_host.hpp"
+#include "runtime/internal/retry_service.hpp"
 
 #include <concurry/detail/call.hpp>
 #include <concurry/detail/pool_core.hpp>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,8 +42,20 @@ public:
   [[nodiscard]] std::uint64_t dispatched(std::size_t i) const noexcept;
   [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
 
-  /// Sends the call to worker `i` (taking the queue's reference).
+  /// Sends the call to worker `i` (taking the queue's reference); to the next live worker when
+  /// `i` died for good, and fails it with worker_died when none is left.
   void dispatch(std::size_t i, detail::call_node& call) noexcept;
+
+  /// How a call that must move (its worker died, or it waits for another attempt) finds a
+  /// worker: the pool's load balancer. Set before start().
+  using call_action = std::function<void(detail::call_node&)>;
+  void set_rebalance(call_action rebalance) { rebalance_ = std::move(rebalance); }
+
+  /// Waits out a retry's backoff (null when nothing retries). Set before start().
+  void set_retries(std::shared_ptr<retry_service> retries) { retries_ = std::move(retries); }
+
+  /// Replacements made after a worker's process died, in all.
+  [[nodiscard]] std::uint64_t restarts() const noexcept;
 
 private:
   friend class remote_worker;
@@ -53,6 +67,8 @@ private:
   const detail::pool_spec spec_;
   std::vector<std::shared_ptr<remote_worker>> workers_;
   std::unique_ptr<process_hosts> hosts_;
+  call_action rebalance_;
+  std::shared_ptr<retry_service> retries_;
 };
 
 } // namespace concurry::runtime_internal

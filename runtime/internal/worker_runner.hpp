@@ -45,7 +45,10 @@ private:
     detail::run_result execute(worker_base&) noexcept override { return detail::run_result::lost; }
     std::uint32_t stored_status() const noexcept override { return 0; }
     std::vector<std::byte> encode_arguments() const override { return {}; }
-    bool complete_encoded(std::span<const std::byte>) override { return false; }
+    detail::run_result settle_remote(std::span<const std::byte>,
+                                     std::exception_ptr) noexcept override {
+      return detail::run_result::lost;
+    }
   };
 
   alignas(64) std::atomic<detail::call_node*> head_;

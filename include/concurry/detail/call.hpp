@@ -64,10 +64,12 @@ public:
   /// codec_error when they cannot cross a process boundary.
   virtual std::vector<std::byte> encode_arguments() const = 0;
 
-  /// Completes the call with a result encoded in another process: decodes, stores and publishes
-  /// it. False when the call was completed already; throws codec_error (completing nothing)
-  /// when the bytes are not a result of the call's type.
-  virtual bool complete_encoded(std::span<const std::byte> result) = 0;
+  /// Ends attempt `attempt` of the call, which ran in another process: `failure` is what it
+  /// threw (or why it never answered), otherwise `result` holds its encoded result. Judged as
+  /// execute() judges an attempt here (retry plan included); bytes that are not a result of the
+  /// call's type fail it with codec_error. Stores, never publishes.
+  virtual run_result settle_remote(std::span<const std::byte> result,
+                                   std::exception_ptr failure) noexcept = 0;
 
   /// True when the call can begin an attempt: the first one moves the future from pending to
   /// running (false when it was cancelled); later ones find it running already.
@@ -88,16 +90,32 @@ public:
   future_state_base& state() noexcept override { return *this; }
   std::uint32_t stored_status() const noexcept override { return stored_; }
 
-  bool complete_encoded(std::span<const std::byte> result) override {
-    if constexpr (std::is_void_v<R>) {
-      if (!result.empty())
-        throw codec_error{"a void call got a result of " + std::to_string(result.size()) +
-                          " bytes"};
-      return this->set_value();
-    } else if constexpr (is_transferable_v<R>) {
-      return this->set_value(decode<R>(result));
-    } else {
-      throw codec_error{"the call's result type cannot cross a process boundary"};
+  run_result settle_remote(std::span<const std::byte> result,
+                           std::exception_ptr failure) noexcept override {
+    auto outcome = [&]() -> R {
+      if (failure)
+        std::rethrow_exception(failure);
+      if constexpr (std::is_void_v<R>) {
+        if (!result.empty())
+          throw codec_error{"a void call got a result of " + std::to_string(result.size()) +
+                            " bytes"};
+      } else if constexpr (is_transferable_v<R>) {
+        return decode<R>(result);
+      } else {
+        throw codec_error{"the call's result type cannot cross a process boundary"};
+      }
+    };
+    if (this->retry)
+      return this->attempt_with(*this->retry, outcome);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        outcome();
+        return finish_value();
+      } else {
+        return finish_value(outcome());
+      }
+    } catch (...) {
+      return finish_failed(std::current_exception());
     }
   }
 
@@ -131,7 +149,8 @@ protected:
   template <class Attempt>
   run_result attempt_with(const retry_plan& plan, Attempt attempt_fn) noexcept {
     try {
-      if (this->attempt == 1)
+      // An attempt in another process was stamped when it went out.
+      if (this->attempt == 1 && this->started == clock::time_point{})
         this->started = plan.clock->now();
       if constexpr (std::is_void_v<R>) {
         attempt_fn();
