@@ -5,6 +5,7 @@
 
 #include "actors/worker_body.hpp"
 #include "runtime/internal/process_host.hpp"
+#include "runtime/internal/process_limits.hpp"
 
 #include <concurry/detail/call.hpp>
 #include <concurry/detail/pool_core.hpp>
@@ -52,6 +53,8 @@ private:
   std::shared_ptr<actors::actor_host> host_;
   const detail::pool_spec spec_;
   std::vector<std::shared_ptr<remote_worker>> workers_;
+  // Before hosts_: the limit actors outlive the hosts that acquire through them.
+  std::unique_ptr<process_limits> limits_;
   std::unique_ptr<process_hosts> hosts_;
 };
 
