@@ -12,6 +12,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <exception>
+#include <future>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -81,6 +83,16 @@ public:
     return {tried, timed_out};
   }
 
+  /// Acquires one unit of `key` with acquire_async; returns whether the callback got it.
+  bool async_grant(std::string key) {
+    std::promise<bool> granted;
+    limits().acquire_async(
+        {{key, 1}}, std::nullopt, [&](concurry::acquisition a, std::exception_ptr e) {
+          granted.set_value(!e && a.successful());
+        });
+    return granted.get_future().get();
+  }
+
   /// Holds as many units of `key` as can be had at once, up to `most`; returns how many.
   int hold_all(std::string key, int most) {
     std::vector<concurry::acquisition> held;
@@ -116,6 +128,7 @@ CONCURRY_WORKER(limit_taker,
                 try_spend,
                 stamp_grant,
                 second_unit,
+                async_grant,
                 hold_all,
                 bad_update,
                 in_use_seen)
@@ -222,7 +235,7 @@ TEST_CASE_TEMPLATE("a refund reported by one worker is there for the next",
   CHECK(tokens.stats().limits[0].in_use == doctest::Approx(100).epsilon(0.01));
 }
 
-TEST_CASE_TEMPLATE("try_acquire and timeouts behave alike inside a worker",
+TEST_CASE_TEMPLATE("try_acquire, timeouts and acquire_async behave alike inside a worker",
                    M,
                    concurry_test::thread_mode,
                    concurry_test::process_mode) {
@@ -239,6 +252,8 @@ TEST_CASE_TEMPLATE("try_acquire and timeouts behave alike inside a worker",
   CHECK(std::chrono::steady_clock::now() - started >= 200ms);
   CHECK(pool.stats().limits.at(0).limits.at(0).in_use == 0);
   CHECK(pool.stats().limits.at(0).waiting == 0);
+  CHECK(pool.call(&limit_taker::async_grant, std::string{"gpu"}).result(30s));
+  CHECK(pool.stats().limits.at(0).limits.at(0).in_use == 0);
 }
 
 TEST_CASE_TEMPLATE("a worker picks among several limit sets as in thread mode",
