@@ -20,7 +20,9 @@ class actor;
 namespace concurry::actors {
 
 /// Runs a limit actor over `set` (whose state stays shared with every other handle of it).
-/// Acquisitions held by a requester that goes down are released.
+/// Acquisitions held by a requester that goes down are released, and so is what a request it
+/// left waiting is granted later. A requester in another process goes down when its connection
+/// drops (CAF's remote monitoring; about a millisecond after a SIGKILL here).
 class limit_service {
 public:
   limit_service(actor_host& host, limit_set set);
