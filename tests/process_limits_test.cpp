@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <future>
+#include <string>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -112,6 +114,12 @@ public:
     return true;
   }
 
+  /// How this worker's limit pool picks: its load balancing and its round robin's offset.
+  std::pair<std::string, std::size_t> pool_shape() {
+    auto s = limits().stats();
+    return {s.load_balancing, s.worker_offset};
+  }
+
   /// Holds one unit of `key` and returns the units in use of the pool's first set, as the
   /// worker sees them.
   double in_use_seen(std::string key) {
@@ -131,7 +139,8 @@ CONCURRY_WORKER(limit_taker,
                 async_grant,
                 hold_all,
                 bad_update,
-                in_use_seen)
+                in_use_seen,
+                pool_shape)
 
 using interval = std::pair<std::int64_t, std::int64_t>;
 
@@ -274,6 +283,17 @@ TEST_CASE_TEMPLATE("a worker picks among several limit sets as in thread mode",
   // Worker 0 sees the client's state of the first set while it holds one of the second.
   CHECK(pool.call(&limit_taker::in_use_seen, std::string{"slot"}).result(30s) == 1);
   CHECK(second.stats().limits[0].in_use == 0);
+  auto [balancing, offset] = pool.call(&limit_taker::pool_shape).result(30s);
+  CHECK(balancing == "RoundRobin");
+  CHECK(offset == 1);
+  held.release();
+  auto random = limit_taker::options()
+                    .mode(M::value)
+                    .max_workers(1)
+                    .limits(concurry::limit_pool{{first, second}, concurry::load_balancing::random})
+                    .init();
+  CHECK(random.call(&limit_taker::pool_shape).result(30s).first == "Random");
+  CHECK(random.call(&limit_taker::hold_all, std::string{"slot"}, 5).result(30s) == 3);
 }
 
 TEST_CASE_TEMPLATE("per-worker limits give each worker of a process pool its own budget",
