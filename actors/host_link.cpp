@@ -1,6 +1,7 @@
 #include "actors/host_link.hpp"
 
 #include "actors/host_worker.hpp"
+#include "actors/limit_actor.hpp"
 #include "actors/log.hpp"
 #include "net/host_messages.hpp"
 
@@ -25,6 +26,8 @@ using host_atom = caf::atom_constant<caf::atom("host")>;
 // call.capnp messages: ToHost from client to host, FromHost back.
 using to_host_atom = caf::atom_constant<caf::atom("to_host")>;
 using from_host_atom = caf::atom_constant<caf::atom("from_host")>;
+// The limit actors a host's worker acquires through, and the bytes of its net::worker_limits.
+using limits_atom = caf::atom_constant<caf::atom("limits")>;
 
 // Compares without an early exit, so the time taken says nothing about the secret.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -257,6 +260,15 @@ caf::actor host_listener::host_actor(int worker) const {
   return impl_->find(worker);
 }
 
+bool send_worker_limits(const caf::actor& host,
+                        std::vector<caf::actor> services,
+                        std::vector<char> description) {
+  if (!host)
+    return false;
+  caf::anon_send(host, limits_atom::value, std::move(services), std::move(description));
+  return true;
+}
+
 // -- the host end ---------------------------------------------------------------------------------
 
 host_link_end run_host_link(std::uint16_t port, const std::string& secret, int worker) {
@@ -271,8 +283,8 @@ host_link_end run_host_link(std::uint16_t port, const std::string& secret, int w
   auto ended = std::make_shared<std::promise<host_link_end>>();
   auto hello = net::encode(net::host_hello{
       secret, static_cast<std::int32_t>(::getpid()), static_cast<std::uint32_t>(worker)});
-  auto behavior = [ended, hello, worker](caf::event_based_actor* self,
-                                         caf::actor client) -> caf::behavior {
+  auto behavior = [ended, hello, worker, host](caf::event_based_actor* self,
+                                               caf::actor client) -> caf::behavior {
     self->set_default_handler(caf::drop);
     self->set_exception_handler(log_exception);
     // Replies leave from the worker's thread under this actor's name, so that the client knows
@@ -306,6 +318,13 @@ host_link_end run_host_link(std::uint16_t port, const std::string& secret, int w
             finish(host_link_end::shutdown);
         },
         [calls](to_host_atom, const std::vector<char>& bytes) { calls->receive(bytes); },
+        // The limit sets are made on the worker's thread, where a malformed description fails
+        // the construction that follows.
+        [calls, host](limits_atom, std::vector<caf::actor>& services, std::vector<char>& bytes) {
+          calls->use_limits([host, services = std::move(services), bytes = std::move(bytes)] {
+            return make_remote_limits(*host, services, bytes);
+          });
+        },
     };
   };
   // NOTE: the client goes in as a spawn argument (see the listener).

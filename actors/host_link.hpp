@@ -85,6 +85,14 @@ private:
   std::shared_ptr<impl> impl_;
 };
 
+/// Sends a connected host's worker its limits (actors/limit_actor.hpp, make_remote_limits):
+/// `services` serve the sets of `description` (the bytes of a net::worker_limits) in order.
+/// Send it right before the construct message, from the thread that sends that, so that the
+/// worker is built with them. False when `host` is not a valid handle.
+bool send_worker_limits(const caf::actor& host,
+                        std::vector<caf::actor> services,
+                        std::vector<char> description);
+
 /// How a worker host's connection ended.
 enum class host_link_end {
   /// The client asked the host to exit.

@@ -39,8 +39,9 @@ struct host_worker::impl {
 
   mutable std::mutex mutex;
   std::condition_variable wake;
-  std::deque<net::to_host> queue; // guarded
-  bool closing = false;           // guarded
+  std::deque<net::to_host> queue;          // guarded
+  bool closing = false;                    // guarded
+  std::function<limit_pool()> make_limits; // guarded
 
   // Touched by the worker thread only.
   const worker_type_info* type = nullptr;
@@ -90,8 +91,14 @@ struct host_worker::impl {
       answer(out);
       return;
     }
-    detail::constructing_worker_context() = detail::worker_context{std::size_t(index), {}};
+    std::function<limit_pool()> make_limits;
+    {
+      std::lock_guard guard{mutex};
+      make_limits = std::exchange(this->make_limits, nullptr);
+    }
     try {
+      detail::constructing_worker_context() =
+          detail::worker_context{std::size_t(index), make_limits ? make_limits() : limit_pool{}};
       object = found->construct(as_span(m.arguments));
       type = found;
     } catch (...) {
@@ -216,6 +223,11 @@ void host_worker::receive(const std::vector<char>& to_host_bytes) noexcept {
     logger("net")->error(
         "a message from the client was dropped worker={} error={}", impl_->index, e.what());
   }
+}
+
+void host_worker::use_limits(std::function<limit_pool()> make) {
+  std::lock_guard guard{impl_->mutex};
+  impl_->make_limits = std::move(make);
 }
 
 std::size_t host_worker::queued() const {

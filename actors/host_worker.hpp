@@ -5,6 +5,8 @@
 // (host_link.cpp) only carries bytes.
 #pragma once
 
+#include <concurry/limits.hpp>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -40,6 +42,11 @@ public:
   /// a cancel is answered at once. Bytes that do not decode are logged and, when a call id can
   /// be read from them, answered with a codec_error for that call. Never throws.
   void receive(const std::vector<char>& to_host_bytes) noexcept;
+
+  /// Gives the worker that the next construct message builds its limits: `make` runs on this
+  /// object's thread right before the constructor, and what it throws fails the construction.
+  /// Without it the worker has no limits. Call it before receive() gets that construct message.
+  void use_limits(std::function<limit_pool()> make);
 
   /// The number of messages queued and not yet started (for tests and statistics).
   [[nodiscard]] std::size_t queued() const;

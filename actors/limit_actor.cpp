@@ -1,5 +1,6 @@
 #include "actors/limit_actor.hpp"
 
+#include "actors/limit_backend.hpp"
 #include "actors/log.hpp"
 #include "net/limit_messages.hpp"
 
@@ -30,6 +31,8 @@ struct pending_request {
   caf::actor_addr requester;
   std::uint64_t request_id = 0;
   std::shared_ptr<pending_slot> slot;
+  // The requester went down while it waited: what it is granted goes back at once.
+  bool abandoned = false;
 };
 
 struct held_grant {
@@ -63,6 +66,18 @@ std::vector<char> reply_for_error(std::uint64_t id, std::exception_ptr e) {
     return failure_reply(id, net::limit_failure::kind::internal, x.what());
   } catch (...) {
     return failure_reply(id, net::limit_failure::kind::internal, "an unknown error");
+  }
+}
+
+// A failure reply as the exception a local set would have thrown.
+[[noreturn]] void throw_failure(const net::limit_failure& f) {
+  switch (f.what) {
+  case net::limit_failure::kind::timeout:
+    throw timeout_error{f.message};
+  case net::limit_failure::kind::invalid:
+    throw config_error{f.message};
+  default:
+    throw error{f.message};
   }
 }
 
@@ -110,6 +125,11 @@ caf::behavior limit_actor(limit_actor_type* self, limit_set set) {
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     st.watched.erase(dm.source);
+    // NOTE: a waiting request stays in the set's queue (a set cannot take one back); it is
+    // released the moment it is granted.
+    for (auto& [key, p] : st.pending)
+      if (p.requester == dm.source)
+        p.abandoned = true;
     std::size_t released = 0;
     for (auto it = st.grants.begin(); it != st.grants.end();) {
       if (it->second.holder == dm.source) {
@@ -139,6 +159,12 @@ caf::behavior limit_actor(limit_actor_type* self, limit_set set) {
         }
         auto& st = self->state;
         auto requester = holder ? holder : caf::actor_cast<caf::actor_addr>(self->current_sender());
+        // Held for the rest of the handler: monitoring an actor needs it alive or terminated,
+        // never destroyed (the proxy of a host whose connection dropped may be gone already).
+        auto alive = caf::actor_cast<caf::strong_actor_ptr>(requester);
+        if (requester && !alive)
+          return failure_reply(
+              request.id, net::limit_failure::kind::internal, "the requester is gone");
         if (auto* r = std::get_if<net::limit_release>(&request.body))
           return handle_release(self, request.id, *r);
         if (std::holds_alternative<net::limit_stats_request>(request.body))
@@ -155,7 +181,9 @@ caf::behavior limit_actor(limit_actor_type* self, limit_set set) {
           }
         }
         // A waiting acquisition completes on whichever thread frees capacity; it hands the result
-        // back to this actor, which answers from its own context.
+        // back to this actor, which answers from its own context. The requester is watched from
+        // now on, so that its going down is known while it waits.
+        watch(self, requester);
         auto key = st.next_pending++;
         auto slot = std::make_shared<pending_slot>();
         auto rp = self->make_response_promise<std::vector<char>>();
@@ -186,10 +214,16 @@ caf::behavior limit_actor(limit_actor_type* self, limit_set set) {
           acq = std::move(p.slot->result);
           error = p.slot->error;
         }
-        if (error)
+        if (error) {
           p.promise.deliver(reply_for_error(p.request_id, error));
-        else
+        } else if (p.abandoned) {
+          acq.release();
+          p.promise.deliver(failure_reply(p.request_id,
+                                          net::limit_failure::kind::internal,
+                                          "the requester went down while it waited"));
+        } else {
           p.promise.deliver(grant_reply(self, p.request_id, std::move(acq), p.requester));
+        }
       },
   };
 }
@@ -208,6 +242,10 @@ limit_service::limit_service(actor_host& host, limit_set set) : impl_{std::make_
 
 limit_service::~limit_service() {
   caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
+}
+
+caf::actor limit_service::handle() const {
+  return impl_->actor;
 }
 
 struct limit_client::impl {
@@ -237,17 +275,6 @@ struct limit_client::impl {
                        std::optional<std::chrono::nanoseconds> timeout) {
     return net::decode_limit_reply(exchange(net::encode(request), timeout));
   }
-
-  [[noreturn]] static void throw_failure(const net::limit_failure& f) {
-    switch (f.what) {
-    case net::limit_failure::kind::timeout:
-      throw timeout_error{f.message};
-    case net::limit_failure::kind::invalid:
-      throw config_error{f.message};
-    default:
-      throw error{f.message};
-    }
-  }
 };
 
 limit_client::limit_client(actor_host& host, const limit_service& service)
@@ -275,7 +302,7 @@ limit_client::grant limit_client::acquire(const amounts& requested,
   if (auto* g = std::get_if<net::limit_granted>(&reply.body))
     return {g->grant, std::move(g->granted)};
   if (auto* f = std::get_if<net::limit_failure>(&reply.body))
-    impl::throw_failure(*f);
+    throw_failure(*f);
   throw error{"the limit actor gave an unexpected answer to an acquire"};
 }
 
@@ -287,7 +314,7 @@ std::optional<limit_client::grant> limit_client::try_acquire(const amounts& requ
   if (std::holds_alternative<net::limit_refused>(reply.body))
     return std::nullopt;
   if (auto* f = std::get_if<net::limit_failure>(&reply.body))
-    impl::throw_failure(*f);
+    throw_failure(*f);
   throw error{"the limit actor gave an unexpected answer to a try_acquire"};
 }
 
@@ -295,7 +322,7 @@ void limit_client::release(std::uint64_t grant_id, std::optional<amounts> usage)
   auto reply = impl_->ask({impl_->next_id++, net::limit_release{grant_id, std::move(usage)}},
                           std::chrono::nanoseconds{0});
   if (auto* f = std::get_if<net::limit_failure>(&reply.body))
-    impl::throw_failure(*f);
+    throw_failure(*f);
 }
 
 limit_set_stats limit_client::stats() {
@@ -304,6 +331,173 @@ limit_set_stats limit_client::stats() {
   if (auto* s = std::get_if<limit_set_stats>(&reply.body))
     return std::move(*s);
   throw error{"the limit actor gave an unexpected answer to a stats request"};
+}
+
+// -- limit sets of a worker host ----------------------------------------------------------------
+
+namespace {
+
+// How long past its own deadline a request waits for the limit actor's answer: the actor
+// answers by the request's timeout, the margin covers a busy scheduler.
+constexpr std::chrono::seconds answer_margin{30};
+
+// The identity the grants of a worker host are held under: an actor of the host, which the
+// limit actors monitor. It ends with the last set that uses it, or with the process.
+struct holder_anchor {
+  explicit holder_anchor(caf::actor_system& system)
+      // NOTE: spawned with an argument (see limit_client).
+      : actor{system.spawn([](int) -> caf::behavior { return {[](int) {}}; }, 0)} {}
+  holder_anchor(const holder_anchor&) = delete;
+  holder_anchor& operator=(const holder_anchor&) = delete;
+  ~holder_anchor() { caf::anon_send_exit(actor, caf::exit_reason::user_shutdown); }
+
+  caf::actor actor;
+};
+
+// Turns the limit actor's answer to an acquire into what the backend's callback takes.
+void deliver(const std::vector<char>& bytes, const detail::limit_backend::done_fn& done) {
+  std::optional<detail::limit_backend::grant> granted;
+  std::exception_ptr failure;
+  try {
+    auto reply = net::decode_limit_reply(bytes);
+    if (auto* g = std::get_if<net::limit_granted>(&reply.body))
+      granted = detail::limit_backend::grant{g->grant, std::move(g->granted)};
+    else if (auto* f = std::get_if<net::limit_failure>(&reply.body))
+      throw_failure(*f);
+    else if (!std::holds_alternative<net::limit_refused>(reply.body))
+      throw error{"the limit actor gave an unexpected answer to an acquire"};
+  } catch (const net::decode_error& e) {
+    logger("limit")->error("undecodable reply of a limit actor error={}", e.what());
+    failure = std::make_exception_ptr(error{std::string{"the limit actor's reply: "} + e.what()});
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  done(std::move(granted), failure);
+}
+
+// One request to a limit actor from outside the actor system: a short-lived actor sends it and
+// hands the answer to `done`.
+caf::behavior ask_once(caf::event_based_actor* self,
+                       caf::actor service,
+                       caf::actor_addr holder,
+                       std::vector<char> bytes,
+                       caf::duration wait,
+                       detail::limit_backend::done_fn done) {
+  self->request(service, wait, limit_atom::value, std::move(holder), std::move(bytes))
+      .then(
+          [self, done](std::vector<char>& reply) {
+            deliver(reply, done);
+            self->quit();
+          },
+          [self, done](caf::error& e) {
+            done(std::nullopt,
+                 std::make_exception_ptr(
+                     error{"the limit actor did not answer: " + self->system().render(e)}));
+            self->quit();
+          });
+  // Keeps the actor until the answer; nothing else is sent to it.
+  return {[](int) {}};
+}
+
+// A set whose state is the client's: every request is a message to the limit actor that serves
+// it, held under the host's anchor.
+class remote_backend final : public detail::limit_backend {
+public:
+  remote_backend(actor_host& host, caf::actor service, std::shared_ptr<holder_anchor> anchor)
+      : host_{&host}, service_{std::move(service)}, anchor_{std::move(anchor)} {}
+
+  void acquire(const amounts& requested,
+               std::optional<std::chrono::nanoseconds> timeout,
+               bool try_only,
+               done_fn done) override {
+    auto bytes = net::encode(net::limit_request{
+        next_id_++, net::limit_acquire{requested, try_only ? std::nullopt : timeout, try_only}});
+    auto wait = try_only  ? caf::duration{answer_margin}
+                : timeout ? caf::duration{*timeout + answer_margin}
+                          : caf::duration{caf::infinite};
+    host_->system().spawn(
+        ask_once, service_, anchor_->actor.address(), std::move(bytes), wait, std::move(done));
+  }
+
+  void release(std::uint64_t id, std::optional<amounts> usage) noexcept override {
+    // Waits for the answer, as a local release is done when it returns: whatever the caller does
+    // next (return the call's result, read the statistics) sees the units back.
+    try {
+      caf::scoped_actor self{host_->system()};
+      std::string failure;
+      self->request(service_,
+                    caf::duration{answer_margin},
+                    limit_atom::value,
+                    anchor_->actor.address(),
+                    net::encode(net::limit_request{next_id_++, net::limit_release{id, usage}}))
+          .receive(
+              [&](std::vector<char>& answer) {
+                auto reply = net::decode_limit_reply(answer);
+                if (auto* f = std::get_if<net::limit_failure>(&reply.body))
+                  failure = f->message;
+              },
+              [&](caf::error& e) { failure = host_->system().render(e); });
+      if (!failure.empty())
+        logger("limit")->error("a release failed grant={} error={}", id, failure);
+    } catch (const std::exception& e) {
+      // An undecodable answer or an allocation failure; the grant is released with this host.
+      logger("limit")->error("a release failed grant={} error={}", id, e.what());
+    }
+  }
+
+  limit_set_stats stats() override {
+    caf::scoped_actor self{host_->system()};
+    std::optional<net::limit_reply> reply;
+    std::string failure;
+    self->request(service_,
+                  caf::duration{answer_margin},
+                  limit_atom::value,
+                  anchor_->actor.address(),
+                  net::encode(net::limit_request{next_id_++, net::limit_stats_request{}}))
+        .receive(
+            [&](std::vector<char>& answer) {
+              try {
+                reply = net::decode_limit_reply(answer);
+              } catch (const net::decode_error& e) {
+                failure = e.what();
+              }
+            },
+            [&](caf::error& e) { failure = host_->system().render(e); });
+    if (reply)
+      if (auto* s = std::get_if<limit_set_stats>(&reply->body))
+        return std::move(*s);
+    throw error{"the limit actor did not answer a stats request" +
+                (failure.empty() ? std::string{} : ": " + failure)};
+  }
+
+private:
+  actor_host* host_;
+  caf::actor service_;
+  std::shared_ptr<holder_anchor> anchor_;
+  std::atomic<std::uint64_t> next_id_{1};
+};
+
+} // namespace
+
+limit_pool make_remote_limits(actor_host& host,
+                              const std::vector<caf::actor>& services,
+                              const std::vector<char>& description) {
+  auto limits = net::decode_worker_limits(description);
+  if (limits.sets.size() != services.size())
+    throw net::decode_error{"worker limits name " + std::to_string(limits.sets.size()) +
+                            " limit sets but come with " + std::to_string(services.size()) +
+                            " limit actors"};
+  if (limits.sets.empty())
+    return limit_pool{};
+  auto anchor = std::make_shared<holder_anchor>(host.system());
+  std::vector<limit_set> sets;
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    if (!services[i])
+      throw net::decode_error{"worker limits come with an invalid limit actor"};
+    sets.push_back(detail::limit_set_access::make_remote(
+        std::move(limits.sets[i]), std::make_shared<remote_backend>(host, services[i], anchor)));
+  }
+  return limit_pool{std::move(sets), limits.lb, limits.worker_offset};
 }
 
 } // namespace concurry::actors

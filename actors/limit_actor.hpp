@@ -13,10 +13,16 @@
 #include <optional>
 #include <vector>
 
+namespace caf {
+class actor;
+} // namespace caf
+
 namespace concurry::actors {
 
 /// Runs a limit actor over `set` (whose state stays shared with every other handle of it).
-/// Acquisitions held by a requester that goes down are released.
+/// Acquisitions held by a requester that goes down are released, and so is what a request it
+/// left waiting is granted later. A requester in another process goes down when its connection
+/// drops (CAF's remote monitoring; about a millisecond after a SIGKILL here).
 class limit_service {
 public:
   limit_service(actor_host& host, limit_set set);
@@ -24,6 +30,9 @@ public:
   limit_service& operator=(const limit_service&) = delete;
   /// Stops the actor; acquisitions it still holds are released.
   ~limit_service();
+
+  /// The actor, for the link that hands it to worker hosts (actors/ code only).
+  [[nodiscard]] caf::actor handle() const;
 
 private:
   friend class limit_client;
@@ -63,5 +72,15 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// The limits of a worker in a worker host: a limit_pool whose sets acquire through the
+/// client's limit actors. `services[i]` serves set i of `description` (the bytes of a
+/// net::worker_limits); the pool picks among the sets as the client's pool of that worker does.
+/// Every grant is held under one actor of this process, made here: when the process dies, its
+/// connection drops and the limit actors release what it held. Throws decode_error for a
+/// malformed description or a list of services that does not match it.
+limit_pool make_remote_limits(actor_host& host,
+                              const std::vector<caf::actor>& services,
+                              const std::vector<char>& description);
 
 } // namespace concurry::actors

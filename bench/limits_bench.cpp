@@ -5,7 +5,10 @@
 //     a sliding-window call limit;
 //   - the floor: a counter behind a plain std::mutex, taken and given back the same way;
 //   - one acquisition through the limit actor (Cap'n Proto request, CAF message, reply), for
-//     scale: what a worker in another process pays.
+//     scale, in-process;
+//   - what a worker in a child process pays (process mode): its acquisitions go to the client's
+//     limit actor over the worker host's connection, a round trip for the acquire and one for
+//     the release.
 //
 // Prints nanoseconds per acquire+release and the ratio to the floor. `--quick` is a smoke run.
 #include "actors/limit_actor.hpp"
@@ -52,6 +55,20 @@ double ns_per_op(int threads, long per_thread, const std::function<void()>& op) 
   auto ns = std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
   return ns / (static_cast<double>(per_thread) * threads);
 }
+
+/// Takes and gives back the pool's limit in a loop, in a worker host.
+class limit_loop : public concurry::worker<limit_loop> {
+public:
+  /// ns per acquire + release over `n` of them.
+  double take(long n) {
+    auto t0 = clock_type::now();
+    for (long i = 0; i < n; ++i)
+      (void)limits().acquire({{"connections", 1}});
+    return std::chrono::duration<double, std::nano>(clock_type::now() - t0).count() /
+           static_cast<double>(n);
+  }
+};
+CONCURRY_WORKER(limit_loop, (), take)
 
 struct row {
   std::string name;
@@ -140,5 +157,23 @@ int main(int argc, char** argv) {
                 r.uncontended_ns / rows[0].uncontended_ns,
                 r.contended_ns / rows[0].contended_ns);
   std::printf("x floor: this row's ns per op / the mutex counter's (lower is better).\n");
+
+  // From workers in child processes, through the client's limit actor.
+  const long child_ops = quick ? 200 : 5'000;
+  for (std::size_t workers : {std::size_t{1}, std::size_t{2}}) {
+    auto pool = limit_loop::options()
+                    .mode(concurry::mode::process)
+                    .max_workers(workers)
+                    .limits(resources)
+                    .init();
+    for (auto& f : pool.broadcast(&limit_loop::take, child_ops / 10)) // warm-up
+      f.result();
+    double mean = 0;
+    for (auto& f : pool.broadcast(&limit_loop::take, child_ops))
+      mean += f.result() / static_cast<double>(workers);
+    std::printf("from %zu worker(s) in child processes at once: %.1f us per acquire + release\n",
+                workers,
+                mean / 1000);
+  }
   return counter == 0 ? 0 : 1;
 }

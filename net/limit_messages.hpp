@@ -7,6 +7,7 @@
 #include <concurry/limits.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,12 +61,23 @@ struct limit_reply {
   std::variant<limit_granted, limit_refused, limit_failure, limit_released, limit_set_stats> body;
 };
 
+/// The limits of one worker in a worker host: the sets of its limit pool, in order, and how
+/// the pool picks among them (limit_pool's constructor).
+struct worker_limits {
+  std::vector<std::vector<limit>> sets;
+  load_balancing lb = load_balancing::round_robin;
+  std::size_t worker_offset = 0;
+};
+
 std::vector<char> encode(const limit_request& request);
 std::vector<char> encode(const limit_reply& reply);
+std::vector<char> encode(const worker_limits& limits);
 
 /// Throws decode_error for anything but a well-formed LimitRequest.
 limit_request decode_limit_request(const std::vector<char>& bytes);
 /// Throws decode_error for anything but a well-formed LimitReply.
 limit_reply decode_limit_reply(const std::vector<char>& bytes);
+/// Throws decode_error for anything but a well-formed WorkerLimits whose limits are valid.
+worker_limits decode_worker_limits(const std::vector<char>& bytes);
 
 } // namespace concurry::net

@@ -1,6 +1,7 @@
 #include <concurry/config.hpp>
 #include <concurry/limits.hpp>
 
+#include "actors/limit_backend.hpp"
 #include "runtime/internal/limit_algorithms.hpp"
 
 #include <algorithm>
@@ -72,15 +73,21 @@ struct limit_set_state : std::enable_shared_from_this<limit_set_state> {
   std::optional<clock::timer_id> wake_timer;
   clock::time_point wake_at;
   std::uint64_t wake_generation = 0;
+  // Set when the state lives elsewhere (a limit actor in another process): requests go there,
+  // and `entries` only serve to check them.
+  std::shared_ptr<limit_backend> remote;
 };
 
 struct acquisition_access {
-  static acquisition
-  make(std::shared_ptr<limit_set_state> state, amounts requested, bool successful) {
+  static acquisition make(std::shared_ptr<limit_set_state> state,
+                          amounts requested,
+                          bool successful,
+                          std::uint64_t grant = 0) {
     acquisition a;
     a.state_ = std::move(state);
     a.requested_ = std::move(requested);
     a.successful_ = successful;
+    a.grant_ = grant;
     return a;
   }
 };
@@ -220,6 +227,58 @@ void check_amount(const limit_entry& e, double amount, std::string_view what) {
 
 bool is_noop(const limit_set_state* s) {
   return s == nullptr || s->entries.empty();
+}
+
+bool is_remote(const limit_set_state& s) {
+  return s.remote && !s.entries.empty();
+}
+
+// Starts an acquisition through `start(done)` and waits for `done`.
+template <class Start>
+acquisition await(Start start) {
+  struct event {
+    std::mutex mutex;
+    std::condition_variable signal;
+    bool done = false;
+    acquisition granted;
+    std::exception_ptr error;
+  };
+  auto ev = std::make_shared<event>();
+  start([ev](acquisition a, std::exception_ptr e) {
+    std::lock_guard lock{ev->mutex};
+    ev->granted = std::move(a);
+    ev->error = std::move(e);
+    ev->done = true;
+    ev->signal.notify_all();
+  });
+  std::unique_lock lock{ev->mutex};
+  ev->signal.wait(lock, [&] { return ev->done; });
+  if (ev->error)
+    std::rethrow_exception(ev->error);
+  return std::move(ev->granted);
+}
+
+// Asks the set's remote owner for `requested` (already checked here, which gave `granted`);
+// `done` gets the acquisition as a local set would give it.
+void ask_remote(const std::shared_ptr<limit_set_state>& s,
+                const amounts& requested,
+                amounts granted,
+                std::optional<nanoseconds> timeout,
+                bool try_only,
+                detail::done_fn done) {
+  s->remote->acquire(
+      requested,
+      timeout,
+      try_only,
+      [s, granted = std::move(granted), done = std::move(done)](
+          std::optional<detail::limit_backend::grant> g, std::exception_ptr e) mutable {
+        if (e)
+          return done(acquisition{}, e);
+        if (!g)
+          return done(detail::acquisition_access::make(nullptr, std::move(granted), false),
+                      nullptr);
+        done(detail::acquisition_access::make(s, std::move(g->granted), true, g->id), nullptr);
+      });
 }
 
 // Checks a request and lists what it takes from each limit: the named amounts, call and resource
@@ -546,8 +605,8 @@ resource_limit::resource_limit(std::string key, double capacity)
 acquisition::acquisition() noexcept = default;
 
 acquisition::acquisition(acquisition&& other) noexcept
-    : state_{std::move(other.state_)}, requested_{std::move(other.requested_)}, used_{std::move(
-                                                                                    other.used_)},
+    : state_{std::move(other.state_)}, requested_{std::move(other.requested_)},
+      used_{std::move(other.used_)}, grant_{std::exchange(other.grant_, 0)},
       successful_{std::exchange(other.successful_, false)}, released_{std::exchange(other.released_,
                                                                                     false)} {}
 
@@ -557,6 +616,7 @@ acquisition& acquisition::operator=(acquisition&& other) noexcept {
     state_ = std::move(other.state_);
     requested_ = std::move(other.requested_);
     used_ = std::move(other.used_);
+    grant_ = std::exchange(other.grant_, 0);
     successful_ = std::exchange(other.successful_, false);
     released_ = std::exchange(other.released_, false);
   }
@@ -602,6 +662,11 @@ void acquisition::release() noexcept {
   auto state = std::move(state_);
   if (is_noop(state.get()))
     return;
+  if (is_remote(*state)) {
+    // Without update() the owner counts what was requested, as a local set does.
+    state->remote->release(grant_, used_.empty() ? std::nullopt : std::optional<amounts>{used_});
+    return;
+  }
   std::vector<completion> ready;
   {
     std::lock_guard lock{state->mutex};
@@ -639,6 +704,10 @@ acquisition limit_set::acquire(const amounts& requested, std::chrono::nanosecond
 acquisition limit_set::try_acquire(const amounts& requested) {
   amounts granted;
   auto items = normalize(*state_, requested, granted);
+  if (is_remote(*state_))
+    return await([&](detail::done_fn done) {
+      ask_remote(state_, requested, std::move(granted), std::nullopt, true, std::move(done));
+    });
   std::lock_guard lock{state_->mutex};
   auto now = state_->clock->now();
   if (held_up_by_waiters(*state_, items) || admit_time(*state_, items, now) > now)
@@ -660,6 +729,8 @@ void limit_set::acquire_async(const amounts& requested,
     done(acquisition{}, std::current_exception());
     return;
   }
+  if (is_remote(*state_))
+    return ask_remote(state_, requested, std::move(granted), timeout, false, std::move(done));
   std::vector<completion> ready;
   {
     std::lock_guard lock{state_->mutex};
@@ -701,32 +772,17 @@ void limit_set::acquire_async(const amounts& requested,
 
 acquisition limit_set::wait_for(const amounts& requested,
                                 std::optional<std::chrono::nanoseconds> timeout) {
-  // Most requests are granted at once; only the others pay for the event below.
-  if (auto granted = try_acquire(requested))
-    return granted;
-  struct event {
-    std::mutex mutex;
-    std::condition_variable signal;
-    bool done = false;
-    acquisition granted;
-    std::exception_ptr error;
-  };
-  auto ev = std::make_shared<event>();
-  acquire_async(requested, timeout, [ev](acquisition a, std::exception_ptr e) {
-    std::lock_guard lock{ev->mutex};
-    ev->granted = std::move(a);
-    ev->error = std::move(e);
-    ev->done = true;
-    ev->signal.notify_all();
-  });
-  std::unique_lock lock{ev->mutex};
-  ev->signal.wait(lock, [&] { return ev->done; });
-  if (ev->error)
-    std::rethrow_exception(ev->error);
-  return std::move(ev->granted);
+  // Most requests are granted at once; only the others pay for the event below. A remote
+  // owner grants at once when it can, so a try first would only cost a round trip.
+  if (!is_remote(*state_))
+    if (auto granted = try_acquire(requested))
+      return granted;
+  return await([&](detail::done_fn done) { acquire_async(requested, timeout, std::move(done)); });
 }
 
 limit_set_stats limit_set::stats() const {
+  if (is_remote(*state_))
+    return state_->remote->stats();
   limit_set_stats out;
   std::lock_guard lock{state_->mutex};
   auto now = state_->clock->now();
@@ -759,6 +815,23 @@ std::shared_ptr<concurry::clock> limit_set::clock() const noexcept {
 limit_set limit_set::clone() const {
   return limit_set{state_->limits, state_->clock};
 }
+
+namespace detail {
+
+limit_set limit_set_access::make_remote(std::vector<limit> limits,
+                                        std::shared_ptr<limit_backend> backend) {
+  if (!backend)
+    throw config_error{"a remote limit set needs a backend"};
+  limit_set set{std::move(limits)};
+  set.state_->remote = std::move(backend);
+  return set;
+}
+
+const void* limit_set_access::identity(const limit_set& set) noexcept {
+  return set.state_.get();
+}
+
+} // namespace detail
 
 limit_pool::limit_pool() = default;
 

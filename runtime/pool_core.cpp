@@ -186,8 +186,6 @@ void validate(const pool_spec& spec) {
     };
     if (spec.on_demand)
       not_yet("on_demand");
-    if (!spec.worker_limits.empty())
-      not_yet("limits");
     if (!spec.unwrap_futures)
       not_yet("unwrap_futures(false)");
     return;

@@ -610,7 +610,9 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   listener_events.on_lost = s.handlers.on_lost;
   listener_events.on_message = s.handlers.on_message;
   s.listener = std::make_unique<actors::host_listener>(*s.host, s.secret, listener_events);
-  s.io = std::thread{[self] { self->run(); }};
+  // The thread shares the state: a destructor that runs on it detaches it (see there), and the
+  // thread then finishes with the state still alive.
+  s.io = std::thread{[state = impl_] { state->run(); }};
 }
 
 process_hosts::~process_hosts() {

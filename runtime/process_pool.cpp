@@ -126,6 +126,7 @@ public:
     message.worker_index = static_cast<std::uint32_t>(index_);
     message.worker_type = type;
     message.arguments = arguments;
+    pool->limits_->send_to(*pool->hosts_, index_);
     pool->hosts_->send(static_cast<int>(index_), net::encode(net::to_host{std::move(message)}));
   }
 
@@ -519,6 +520,7 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
       if (auto* w = worker_of(*self, worker))
         w->start_failed(why);
   };
+  limits_ = std::make_unique<process_limits>(*host_, spec_);
   hosts_ = std::make_unique<process_hosts>(host_, std::move(events));
   for (std::size_t i = 0; i < n; ++i)
     hosts_->start(static_cast<int>(i));

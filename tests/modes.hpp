@@ -16,6 +16,7 @@ struct sync_mode {
 struct thread_mode {
   static constexpr concurry::mode value = concurry::mode::thread;
 };
+struct process_mode { static constexpr concurry::mode value = concurry::mode::process; };
 
 } // namespace concurry_test
 

@@ -195,7 +195,6 @@ TEST_CASE("what process mode does not do yet is refused clearly") {
   CHECK_THROWS_WITH_AS(b.on_demand().init(0),
                        doctest::Contains("not available in process mode yet"),
                        concurry::config_error);
-  CHECK_THROWS_AS(b.limits({concurry::call_limit{1s, 5}}).init(0), concurry::config_error);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <limits>
@@ -173,6 +174,7 @@ struct limit_set_stats {
 namespace detail {
 struct limit_set_state;
 struct acquisition_access;
+struct limit_set_access;
 struct limit_pool_state;
 } // namespace detail
 
@@ -228,6 +230,8 @@ private:
   std::shared_ptr<detail::limit_set_state> state_;
   amounts requested_;
   amounts used_;
+  // The limit actor's id of the grant, when the set's state lives in another process.
+  std::uint64_t grant_ = 0;
   bool successful_ = false;
   bool released_ = false;
 };
@@ -247,8 +251,9 @@ private:
 /// fractional amount for a counting algorithm or resource limit fails at once with
 /// `config_error`, never by waiting.
 ///
-/// Does not: share its state across processes (the limit actor does that), or release the
-/// acquisitions of a thread that dies without unwinding.
+/// The workers of a process pool reach a set through a limit actor of the client, so its state
+/// stays in this process. Does not: release the acquisitions of a thread that dies without
+/// unwinding (those of a worker process that dies are released).
 class limit_set {
 public:
   /// A set of `limits` reading time from `clock`. Throws `config_error` when two limits share a
@@ -299,6 +304,8 @@ public:
   [[nodiscard]] limit_set clone() const;
 
 private:
+  friend struct detail::limit_set_access;
+
   acquisition wait_for(const amounts& requested, std::optional<std::chrono::nanoseconds> timeout);
 
   std::shared_ptr<detail::limit_set_state> state_;

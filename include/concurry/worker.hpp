@@ -47,6 +47,8 @@ public:
   /// `auto acq = limits().acquire({{"tokens", 100}});`. The sets behind it are shared with the
   /// rest of the pool unless the pool was given per-worker limits; with no limits configured,
   /// every acquisition that names no key succeeds at once. Already valid inside the constructor.
+  /// In process mode the sets' state stays in the client: each acquire and release is a round
+  /// trip to it.
   [[nodiscard]] limit_pool& limits() noexcept { return context_.limits; }
 
 private:

@@ -45,6 +45,8 @@ struct LimitReply {
     released @4 :Void;
     stats @5 :List(LimitStats);
   }
+  # With `stats`: the requests waiting for capacity.
+  waiting @6 :UInt64;
 }
 
 struct Granted {
@@ -72,4 +74,42 @@ struct LimitStats {
   available @6 :Float64;
   utilization @7 :Float64;
   maxRate @8 :Float64;
+}
+
+# One limit of a set, as a worker in another process sees it: enough to check its requests and
+# its usage before they leave, and to answer `limits()`.
+struct LimitSpec {
+  kind @0 :Kind;
+  key @1 :Text;
+  # May be infinite (unlimited).
+  capacity @2 :Float64;
+  # Call and rate limits only.
+  windowNs @3 :Int64;
+  algorithm @4 :Algorithm;
+
+  enum Kind {
+    call @0;
+    rate @1;
+    resource @2;
+  }
+  enum Algorithm {
+    tokenBucket @0;
+    leakyBucket @1;
+    slidingWindow @2;
+    fixedWindow @3;
+    gcra @4;
+  }
+}
+
+struct LimitSetSpec {
+  limits @0 :List(LimitSpec);
+}
+
+# The limits of one worker in a worker host: the sets of its limit pool in order, each served by
+# the limit actor at the same position of the actor list that travels with this message, and how
+# the pool picks among them.
+struct WorkerLimits {
+  sets @0 :List(LimitSetSpec);
+  random @1 :Bool;
+  workerOffset @2 :UInt64;
 }

@@ -5,6 +5,7 @@
 
 #include "actors/worker_body.hpp"
 #include "runtime/internal/process_host.hpp"
+#include "runtime/internal/process_limits.hpp"
 #include "runtime/internal/retry_service.hpp"
 
 #include <concurry/detail/call.hpp>
@@ -66,6 +67,8 @@ private:
   std::shared_ptr<actors::actor_host> host_;
   const detail::pool_spec spec_;
   std::vector<std::shared_ptr<remote_worker>> workers_;
+  // Before hosts_: the limit actors outlive the hosts that acquire through them.
+  std::unique_ptr<process_limits> limits_;
   std::unique_ptr<process_hosts> hosts_;
   call_action rebalance_;
   std::shared_ptr<retry_service> retries_;

@@ -1,0 +1,49 @@
+// The limits of a process pool: the client keeps the state of every limit set, and a limit
+// actor per distinct set lets the workers in the hosts acquire from it (actors/limit_actor.hpp).
+// Each host gets its worker's limits (the actors, and a description of the sets) right before
+// the construct message.
+#pragma once
+
+#include "actors/actor_host.hpp"
+#include "actors/limit_actor.hpp"
+#include "runtime/internal/process_host.hpp"
+
+#include <concurry/detail/pool_core.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace concurry::runtime_internal {
+
+/// The limit actors of one process pool and what each of its workers is sent. Thread-safe.
+///
+/// The actors live as long as this object and serve every host of a worker index, replacements
+/// included: a host that dies has its grants released by the actors, and the next host of that
+/// index acquires from the same state under a new identity.
+class process_limits {
+public:
+  /// Starts one limit actor per distinct limit set of `spec.worker_limits` (none without
+  /// limits) in `host`, which must outlive this object.
+  process_limits(actors::actor_host& host, const detail::pool_spec& spec);
+  process_limits(const process_limits&) = delete;
+  process_limits& operator=(const process_limits&) = delete;
+  /// Stops the actors; what they still hold is released.
+  ~process_limits();
+
+  /// Sends the host of worker `index` its worker's limits. Call it right before the construct
+  /// message, from the thread that sends that. True when there is nothing to send; false when
+  /// the host is not connected.
+  bool send_to(const process_hosts& hosts, std::size_t index) const;
+
+private:
+  struct worker {
+    std::vector<std::size_t> services; // one per set of the worker's limit pool
+    std::vector<char> description;     // net::worker_limits
+  };
+
+  std::vector<std::unique_ptr<actors::limit_service>> services_;
+  std::vector<worker> workers_;
+};
+
+} // namespace concurry::runtime_internal

@@ -1,0 +1,51 @@
+#include "runtime/internal/process_limits.hpp"
+
+#include "actors/host_link.hpp"
+#include "actors/limit_backend.hpp"
+#include "net/limit_messages.hpp"
+
+#include <caf/actor.hpp>
+
+#include <map>
+
+namespace concurry::runtime_internal {
+
+process_limits::process_limits(actors::actor_host& host, const detail::pool_spec& spec) {
+  // Copies of one set share its state, and one actor serves them all.
+  std::map<const void*, std::size_t> by_set;
+  for (auto& pool : spec.worker_limits) {
+    worker w;
+    net::worker_limits description;
+    auto stats = pool.stats();
+    description.lb = stats.load_balancing == to_string(load_balancing::random)
+                         ? load_balancing::random
+                         : load_balancing::round_robin;
+    description.worker_offset = stats.worker_offset;
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      auto& set = pool[i];
+      auto [at, added] = by_set.emplace(detail::limit_set_access::identity(set), services_.size());
+      if (added)
+        services_.push_back(std::make_unique<actors::limit_service>(host, set));
+      w.services.push_back(at->second);
+      description.sets.push_back(set.limits());
+    }
+    w.description = net::encode(description);
+    workers_.push_back(std::move(w));
+  }
+}
+
+process_limits::~process_limits() = default;
+
+bool process_limits::send_to(const process_hosts& hosts, std::size_t index) const {
+  if (workers_.empty())
+    return true;
+  // On-demand workers count on; their limits repeat, as in thread mode.
+  auto& w = workers_[index % workers_.size()];
+  std::vector<caf::actor> services;
+  for (auto i : w.services)
+    services.push_back(services_[i]->handle());
+  return actors::send_worker_limits(
+      hosts.host_actor(static_cast<int>(index)), std::move(services), w.description);
+}
+
+} // namespace concurry::runtime_internal
