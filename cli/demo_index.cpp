@@ -469,8 +469,8 @@ po::options_description demo_index_description() {
       po::value<int>()->default_value(static_cast<int>(default_tokenizers()))->value_name("N"),
       "tokenizer workers (default: the number of cores)");
   add("tokenizer-mode",
-      po::value<std::string>()->default_value("thread")->value_name("MODE"),
-      "where the tokenizers run: thread, or process (child processes; a preview)");
+      po::value<std::string>()->default_value("process")->value_name("MODE"),
+      "where the tokenizers run: process (child processes) or thread");
   add("top", po::value<int>()->default_value(20)->value_name("N"), "how many top words to print");
   add("progress",
       po::bool_switch(),

@@ -138,8 +138,9 @@ struct demo_index_options {
   std::filesystem::path db_path = "concurry-index.db";
   std::size_t readers = 8;
   std::size_t tokenizers = 0; ///< 0: the number of cores
-  /// Where the tokenizers run: on threads, or in child processes (process mode, a preview).
-  concurry::mode tokenizer_mode = concurry::mode::thread;
+  /// Where the tokenizers run: in child processes (process mode: CPU-bound work, isolated from
+  /// the client) or on threads.
+  concurry::mode tokenizer_mode = concurry::mode::process;
   std::size_t top = 20;            ///< how many words the report lists
   std::size_t max_in_flight = 256; ///< files read but not yet stored or skipped, at most
   bool progress = false;           ///< show a progress bar of the files on stderr
