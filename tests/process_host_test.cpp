@@ -218,6 +218,47 @@ TEST_CASE("process_host: terminate ends a host with SIGTERM and kill with SIGKIL
   CHECK_FALSE(f.hosts().kill(1));
 }
 
+TEST_CASE("process_host: terminate ends a stopped host with SIGTERM" *
+          doctest::test_suite("system")) {
+  host_fixture f;
+  REQUIRE(f.start(1));
+  REQUIRE(::kill(f.hosts().pid_of(0), SIGSTOP) == 0);
+  CHECK(f.hosts().terminate(0));
+  auto e = f.wait_exit(0, 5s);
+  REQUIRE(e);
+  CHECK(e->signal == SIGTERM);
+}
+
+TEST_CASE("process_host: a stopped host that cannot answer shutdown is killed after the grace" *
+          doctest::test_suite("system")) {
+  ri::process_host_options options;
+  options.shutdown_grace = 300ms;
+  host_fixture f{options};
+  REQUIRE(f.start(1));
+  REQUIRE(::kill(f.hosts().pid_of(0), SIGSTOP) == 0);
+  auto asked_at = std::chrono::steady_clock::now();
+  CHECK(f.hosts().shutdown(0));
+  auto e = f.wait_exit(0, 5s);
+  REQUIRE(e);
+  CHECK(e->signal == SIGKILL);
+  CHECK(std::chrono::steady_clock::now() - asked_at >= 300ms);
+}
+
+TEST_CASE("process_host: the destructor reaps a stopped host within seconds" *
+          doctest::test_suite("system")) {
+  pid_t pid = 0;
+  std::chrono::steady_clock::time_point ending;
+  {
+    host_fixture f;
+    REQUIRE(f.start(1));
+    pid = f.hosts().pid_of(0);
+    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    ending = std::chrono::steady_clock::now();
+  }
+  CHECK(std::chrono::steady_clock::now() - ending < 3s);
+  CHECK_FALSE(process_exists(pid));
+}
+
 TEST_CASE("process_host: a host of an index still running cannot start twice" *
           doctest::test_suite("system")) {
   host_fixture f;

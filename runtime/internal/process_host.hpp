@@ -70,6 +70,12 @@ struct process_host_options {
   int stderr_fd = 2;
   /// After a terminate(), how long a child has before SIGKILL.
   std::chrono::milliseconds kill_grace{1000};
+  /// After a shutdown(), how long a child has to exit before SIGKILL (a stopped or frozen host
+  /// never reads the request).
+  std::chrono::milliseconds shutdown_grace{2000};
+  /// How long the destructor waits for the hosts it killed to be reaped. Past it, it logs an
+  /// error and leaves the rest of the reaping to the I/O thread, detached, instead of hanging.
+  std::chrono::milliseconds reap_timeout{5000};
 };
 
 /// The worker host processes of one client (one pool later): starts them, forwards their output,
@@ -106,7 +112,10 @@ public:
                 process_host_options options = {});
   process_hosts(const process_hosts&) = delete;
   process_hosts& operator=(const process_hosts&) = delete;
-  /// Kills every host still running with SIGKILL, reaps it, and flushes its output.
+  /// Kills every host still running with SIGKILL, reaps it, and flushes its output. Returns
+  /// within `reap_timeout` (plus the listener's own bounded stop): a host that cannot be reaped
+  /// by then (a process stuck in the kernel) is logged and left to the detached I/O thread,
+  /// which calls no event handler any more.
   ~process_hosts();
 
   /// Starts the host of `worker` and returns its pid; its hello follows through on_hello.
@@ -114,7 +123,9 @@ public:
   /// May be called from any thread, on_exit included (to replace the host that ended).
   pid_t start(int worker);
 
-  /// Asks the host of `worker` to exit cleanly; false when it is not connected.
+  /// Asks the host of `worker` to exit cleanly; false when it is not connected. A host that
+  /// still runs `shutdown_grace` later (stopped, frozen, or not connected) is killed with
+  /// SIGKILL.
   bool shutdown(int worker);
 
   /// Sends the bytes of a call.capnp ToHost message (net::encode) to the host of `worker`;
@@ -123,7 +134,8 @@ public:
   /// on_exit, never by an answer: the caller fails its calls in flight to that host then.
   bool send(int worker, std::vector<char> to_host_bytes);
 
-  /// SIGTERM now, SIGKILL after `kill_grace` unless it exited; false when it is not running.
+  /// SIGTERM now (and SIGCONT, so that a stopped host can act on it), SIGKILL after
+  /// `kill_grace` unless it exited; false when it is not running.
   bool terminate(int worker);
   /// SIGKILL now; false when it is not running.
   bool kill(int worker);
