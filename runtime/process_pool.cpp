@@ -18,6 +18,27 @@ namespace concurry::runtime_internal {
 namespace {
 std::atomic<std::uint64_t> next_call_id{1};
 std::atomic<std::uint64_t> next_pool_id{1};
+
+message_too_large too_large(const std::string& what, std::size_t size, std::size_t limit) {
+  return message_too_large{what + " does not fit in one message: " + std::to_string(size) +
+                           " bytes, more than max_message_size (" + std::to_string(limit) +
+                           " bytes)"};
+}
+
+// The bytes of a call; throws message_too_large past the pool's limit, before the arguments
+// are copied into a message when they alone are too large.
+std::vector<char> encode_call(net::host_call message, const detail::pool_spec& spec) {
+  auto what = [&] {
+    return "a call of " + spec.worker_name + "::" + message.method_name + " (its arguments)";
+  };
+  auto limit = spec.max_message_size;
+  if (message.arguments.size() > limit)
+    throw too_large(what(), message.arguments.size(), limit);
+  auto bytes = net::encode(net::to_host{std::move(message)});
+  if (bytes.size() > limit)
+    throw too_large(what(), bytes.size(), limit);
+  return bytes;
+}
 } // namespace
 
 /// One worker in a host process: the calls waiting for it to be built, and those in flight.
@@ -88,6 +109,7 @@ public:
     message.worker_index = static_cast<std::uint32_t>(index_);
     message.worker_type = type;
     message.arguments = arguments;
+    message.max_message_size = pool->spec_.max_message_size;
     pool->hosts_->send(static_cast<int>(index_), net::encode(net::to_host{std::move(message)}));
   }
 
@@ -214,16 +236,19 @@ private:
                         "in process mode only methods listed in the worker's registration can "
                         "be called"}));
     net::host_call message;
-    try {
-      message.arguments = call.encode_arguments();
-    } catch (...) {
-      return finish(call, std::current_exception());
-    }
     message.call_id = next_call_id.fetch_add(1, std::memory_order_relaxed);
     message.pool_id = pool_id_;
     message.worker_index = static_cast<std::uint32_t>(index_);
     message.method_index = call.method_index;
     message.method_name = pool->spec_.method_names[call.method_index];
+    auto id = message.call_id;
+    std::vector<char> bytes;
+    try {
+      message.arguments = call.encode_arguments();
+      bytes = encode_call(std::move(message), pool->spec_);
+    } catch (...) {
+      return finish(call, std::current_exception());
+    }
     std::exception_ptr ended;
     {
       std::lock_guard lock{mutex_};
@@ -232,13 +257,11 @@ private:
                             : std::make_exception_ptr(worker_died{
                                   "worker " + std::to_string(index_) + " is no longer running"});
       else
-        in_flight_.emplace(message.call_id, &call);
+        in_flight_.emplace(id, &call);
     }
     if (ended)
       return finish(call, ended);
-    auto id = message.call_id;
-    if (!pool->hosts_->send(static_cast<int>(index_),
-                            net::encode(net::to_host{std::move(message)}))) {
+    if (!pool->hosts_->send(static_cast<int>(index_), std::move(bytes))) {
       if (auto* lost = take(id))
         finish(*lost,
                std::make_exception_ptr(
@@ -315,6 +338,10 @@ process_pool::~process_pool() {
 }
 
 void process_pool::start(std::chrono::nanoseconds timeout) {
+  if (spec_.constructor_arguments.size() > spec_.max_message_size)
+    throw too_large("the constructor arguments of " + spec_.worker_name,
+                    spec_.constructor_arguments.size(),
+                    spec_.max_message_size);
   auto pool_id = next_pool_id.fetch_add(1);
   auto n = spec_.max_workers;
   for (std::size_t i = 0; i < n; ++i)

@@ -1,4 +1,5 @@
-// Process mode at the edges of the wire: pools whose worker host is stopped (SIGSTOP). The hosts
+// Process mode at the edges of the wire: the largest message (max_message_size) for arguments,
+// results and constructor arguments, and pools whose worker host is stopped (SIGSTOP). The hosts
 // are this test binary, re-executed.
 #include <concurry/concurry.hpp>
 
@@ -9,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,23 +24,93 @@ public:
   std::size_t measure(std::vector<char> bytes) { return bytes.size() + seed_; }
   std::vector<char> make(std::size_t n) { return std::vector<char>(n, 'x'); }
   int pid() { return static_cast<int>(::getpid()); }
+  void fail(std::size_t n) { throw std::runtime_error(std::string(n, 'e')); }
 
 private:
   std::size_t seed_;
 };
-CONCURRY_WORKER(sizer, (std::vector<char>), measure, make, pid)
+CONCURRY_WORKER(sizer, (std::vector<char>), measure, make, pid, fail)
 
 } // namespace process_wire_test
 
 namespace {
 
 using process_wire_test::sizer;
+constexpr std::size_t one_mib = std::size_t{1} << 20;
 
 auto process_sizer() {
   return sizer::options().mode(concurry::mode::process).max_workers(1);
 }
 
 } // namespace
+
+TEST_CASE("a call whose arguments exceed max_message_size fails alone, and the next call works" *
+          doctest::test_suite("system")) {
+  auto pool = process_sizer().max_message_size(one_mib).init(std::vector<char>{});
+  auto pid = pool.call(&sizer::pid).result(30s);
+  CHECK_THROWS_WITH_AS(pool.call(&sizer::measure, std::vector<char>(2 * one_mib)).result(30s),
+                       doctest::Contains("more than max_message_size (1048576 bytes)"),
+                       concurry::message_too_large);
+  CHECK(pool.call(&sizer::measure, std::vector<char>(1000)).result(30s) == 1000);
+  CHECK(pool.call(&sizer::pid).result(30s) == pid);
+}
+
+TEST_CASE("a result that exceeds max_message_size fails its call clearly; the worker lives" *
+          doctest::test_suite("system")) {
+  auto pool = process_sizer().max_message_size(one_mib).init(std::vector<char>{});
+  auto pid = pool.call(&sizer::pid).result(30s);
+  try {
+    pool.call(&sizer::make, 2 * one_mib).result(30s);
+    FAIL("no exception");
+  } catch (const concurry::message_too_large& e) {
+    CHECK(std::string{e.what()}.find("the result of sizer::make does not fit") == 0);
+    CHECK(std::string{e.what()}.find("max_message_size (1048576 bytes)") != std::string::npos);
+  }
+  CHECK(pool.call(&sizer::make, 1000).result(30s).size() == 1000);
+  CHECK(pool.call(&sizer::pid).result(30s) == pid);
+}
+
+TEST_CASE("an exception message too large for one message arrives cut, as its own type" *
+          doctest::test_suite("system")) {
+  auto pool = process_sizer().max_message_size(one_mib).init(std::vector<char>{});
+  try {
+    pool.call(&sizer::fail, 2 * one_mib).result(30s);
+    FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    std::string what = e.what();
+    CHECK(what.size() < one_mib);
+    CHECK(what.find("[cut to fit max_message_size]") != std::string::npos);
+  }
+  CHECK(pool.call(&sizer::measure, std::vector<char>(10)).result(30s) == 10);
+}
+
+TEST_CASE("constructor arguments that exceed max_message_size fail init before any host starts") {
+  CHECK_THROWS_WITH_AS(
+      process_sizer().max_message_size(one_mib).init(std::vector<char>(2 * one_mib)),
+      doctest::Contains("the constructor arguments of"),
+      concurry::message_too_large);
+}
+
+TEST_CASE("the configured max_message_size of process mode applies when the builder sets none" *
+          doctest::test_suite("system")) {
+  concurry::config_override small{
+      [](concurry::configuration& c) { c.process.max_message_size = one_mib; }};
+  auto pool = process_sizer().init(std::vector<char>{});
+  CHECK_THROWS_AS(pool.call(&sizer::measure, std::vector<char>(2 * one_mib)).result(30s),
+                  concurry::message_too_large);
+  CHECK(pool.call(&sizer::measure, std::vector<char>(one_mib / 2)).result(30s) == one_mib / 2);
+}
+
+TEST_CASE("max_message_size outside 4 KiB to 511 MiB is refused") {
+  CHECK_THROWS_AS(process_sizer().max_message_size(100), concurry::config_error);
+  CHECK_THROWS_AS(process_sizer().max_message_size(std::size_t{1} << 30), concurry::config_error);
+  CHECK_NOTHROW(process_sizer().max_message_size(concurry::largest_max_message_size));
+  auto c = concurry::config();
+  c.process.max_message_size = 0;
+  CHECK_THROWS_WITH_AS(concurry::set_config(c),
+                       doctest::Contains("process.max_message_size"),
+                       concurry::config_error);
+}
 
 TEST_CASE("destroying a process pool whose worker host is stopped ends within seconds" *
           doctest::test_suite("system")) {

@@ -48,6 +48,8 @@ struct pool_spec {
   std::vector<std::string> method_names;
   /// Process mode: how many times each worker is replaced after its process died.
   std::size_t max_restarts = 3;
+  /// Process mode: the largest message to or from a worker, in bytes.
+  std::size_t max_message_size = std::size_t{64} << 20;
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.
