@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <map>
 #include <mutex>
@@ -25,6 +26,8 @@ using host_atom = caf::atom_constant<caf::atom("host")>;
 // call.capnp messages: ToHost from client to host, FromHost back.
 using to_host_atom = caf::atom_constant<caf::atom("to_host")>;
 using from_host_atom = caf::atom_constant<caf::atom("from_host")>;
+// The listener's heartbeat timer.
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
 
 // Compares without an early exit, so the time taken says nothing about the secret.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -51,14 +54,21 @@ caf::error log_exception(caf::scheduled_actor*, std::exception_ptr& e) {
 // -- the client end -------------------------------------------------------------------------------
 
 struct host_listener::impl {
+  using clock = std::chrono::steady_clock;
+
   struct connected {
     caf::actor actor;
     int pid = 0;
+    // When the oldest ping still unanswered went out; cleared by anything the host sends.
+    std::optional<clock::time_point> waiting_since;
+    bool silent = false;
   };
 
   actor_host* host = nullptr;
   std::string secret;
   events handlers;
+  heartbeat beat;
+  std::uint64_t next_ping = 0; // the actor's thread only
   caf::actor actor;
   std::uint16_t port = 0;
   mutable std::mutex mutex;
@@ -88,7 +98,7 @@ struct host_listener::impl {
     }
     {
       std::lock_guard guard{mutex};
-      hosts[who.worker] = connected{sender, who.pid};
+      hosts[who.worker] = connected{sender, who.pid, std::nullopt, false};
     }
     self->monitor(sender);
     logger("net")->debug("worker host connected worker={} pid={}", who.worker, who.pid);
@@ -121,6 +131,7 @@ struct host_listener::impl {
       for (auto& [worker, host] : hosts) {
         if (host.actor.address() == sender) {
           who = host_identity{worker, host.pid};
+          host.waiting_since.reset();
           break;
         }
       }
@@ -140,6 +151,74 @@ struct host_listener::impl {
       handlers.on_message(*who, std::move(bytes));
   }
 
+  // -- the heartbeat ----------------------------------------------------------------------------
+
+  std::chrono::nanoseconds beat_interval() const {
+    return std::clamp<std::chrono::nanoseconds>(
+        beat.timeout / 5, std::chrono::milliseconds{10}, std::chrono::seconds{2});
+  }
+
+  // Reports the hosts silent for the timeout and pings the others. On the actor's thread.
+  // NOTE: real time, not the runtime's replaceable clock: it measures another process.
+  void on_beat(caf::event_based_actor* self, const std::weak_ptr<impl>& weak) {
+    auto now = clock::now();
+    std::vector<caf::actor> targets;
+    std::vector<host_identity> silent;
+    {
+      std::lock_guard guard{mutex};
+      for (auto& [worker, host] : hosts) {
+        if (host.silent)
+          continue;
+        if (host.waiting_since && now - *host.waiting_since >= beat.timeout) {
+          host.silent = true;
+          silent.push_back({worker, host.pid});
+          continue;
+        }
+        if (!host.waiting_since)
+          host.waiting_since = now;
+        targets.push_back(host.actor);
+      }
+    }
+    for (auto& target : targets) {
+      auto sequence = ++next_ping;
+      self->request(target, beat.timeout, host_atom::value, net::encode(net::host_ping{sequence}))
+          .then(
+              [weak, from = target.address(), sequence](const std::vector<char>& reply) {
+                if (auto state = weak.lock())
+                  state->on_pong(from, sequence, reply);
+              },
+              // A ping that timed out says nothing the silence does not.
+              [](caf::error&) {});
+    }
+    for (auto& who : silent) {
+      logger("net")->warn(
+          "worker host answered no ping worker={} pid={} timeout_ms={}",
+          who.worker,
+          who.pid,
+          std::chrono::duration_cast<std::chrono::milliseconds>(beat.timeout).count());
+      if (handlers.on_silent)
+        handlers.on_silent(who);
+    }
+    self->delayed_send(self, beat_interval(), beat_atom::value);
+  }
+
+  void
+  on_pong(const caf::actor_addr& from, std::uint64_t sequence, const std::vector<char>& reply) {
+    try {
+      auto message = net::decode_host_message(reply);
+      auto* pong = std::get_if<net::host_pong>(&message);
+      if (!pong || pong->sequence != sequence)
+        return;
+    } catch (const net::decode_error& e) {
+      logger("net")->error("undecodable pong from a worker host error={}", e.what());
+      return;
+    }
+    std::lock_guard guard{mutex};
+    for (auto& [worker, host] : hosts)
+      if (host.actor.address() == from)
+        host.waiting_since.reset();
+  }
+
   caf::actor find(int worker) const {
     std::lock_guard guard{mutex};
     auto it = hosts.find(worker);
@@ -147,11 +226,12 @@ struct host_listener::impl {
   }
 };
 
-host_listener::host_listener(actor_host& host, std::string secret, events handlers)
+host_listener::host_listener(actor_host& host, std::string secret, events handlers, heartbeat beat)
     : impl_{std::make_shared<impl>()} {
   impl_->host = &host;
   impl_->secret = std::move(secret);
   impl_->handlers = std::move(handlers);
+  impl_->beat = beat;
   // The actor holds the state weakly: the listener's owner decides when it goes.
   std::weak_ptr<impl> weak = impl_;
   // NOTE: state goes in as a spawn argument, not a lambda capture: CAF 0.17 dereferences a null
@@ -163,6 +243,8 @@ host_listener::host_listener(actor_host& host, std::string secret, events handle
       if (auto state = weak.lock())
         state->on_down(down);
     });
+    if (auto state = weak.lock(); state && state->beat.timeout.count() > 0)
+      self->delayed_send(self, state->beat_interval(), beat_atom::value);
     return {
         [self, weak](host_atom, const std::vector<char>& bytes) {
           if (auto state = weak.lock())
@@ -171,6 +253,10 @@ host_listener::host_listener(actor_host& host, std::string secret, events handle
         [self, weak](from_host_atom, std::vector<char>& bytes) {
           if (auto state = weak.lock())
             state->on_from_host(self, bytes);
+        },
+        [self, weak](beat_atom) {
+          if (auto state = weak.lock())
+            state->on_beat(self, weak);
         },
     };
   };

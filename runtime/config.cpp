@@ -50,6 +50,9 @@ void check(const mode_defaults& d, std::string_view mode_name) {
                        std::to_string(smallest_max_message_size) + " and " +
                        std::to_string(largest_max_message_size) + " bytes, not " +
                        std::to_string(d.max_message_size)};
+  if (d.heartbeat_timeout.count() < 0 ||
+      (d.heartbeat_timeout.count() > 0 && d.heartbeat_timeout < std::chrono::milliseconds{100}))
+    throw config_error{field("heartbeat_timeout") + " must be zero (never) or at least 100 ms"};
 }
 
 void check(const configuration& c) {

@@ -287,6 +287,20 @@ struct process_hosts::impl {
     return it != running.end() && it->second == who.pid;
   }
 
+  // A host that answered no ping: the owner hears it first, so that it can fail the host's calls
+  // with the reason, then the host is killed (unless it was replaced meanwhile).
+  void on_silent(const actors::host_identity& who) {
+    if (handlers.on_silent)
+      handlers.on_silent(who);
+    std::lock_guard guard{mutex};
+    auto it = running.find(who.worker);
+    if (it == running.end() || it->second != who.pid)
+      return;
+    ::kill(who.pid, SIGKILL);
+    actors::logger("pool")->debug(
+        "killed a silent worker host worker={} pid={}", who.worker, who.pid);
+  }
+
   // Sends `sig` (none for 0) to the running host of `worker`, and SIGKILL at `kill_at` unless
   // an earlier one is due.
   bool signal_worker(int worker, int sig, std::optional<clock::time_point> kill_at = {}) {
@@ -642,7 +656,14 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   listener_events.on_hello = s.handlers.on_hello;
   listener_events.on_lost = s.handlers.on_lost;
   listener_events.on_message = s.handlers.on_message;
-  s.listener = std::make_unique<actors::host_listener>(*s.host, s.secret, listener_events);
+  listener_events.on_silent = [self](const actors::host_identity& who) { self->on_silent(who); };
+  if (s.options.heartbeat_timeout.count() < 0)
+    throw error{"the heartbeat timeout of worker hosts must not be negative"};
+  s.listener = std::make_unique<actors::host_listener>(
+      *s.host,
+      s.secret,
+      listener_events,
+      actors::host_listener::heartbeat{s.options.heartbeat_timeout});
   // The thread shares the state: the destructor may have to leave it running (detached).
   s.io = std::thread{[state = impl_] { state->run(); }};
 }

@@ -368,7 +368,19 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
     if (auto self = weak.lock())
       self->on_message(who, std::move(bytes));
   };
-  hosts_ = std::make_unique<process_hosts>(host_, std::move(events));
+  events.on_silent = [weak](const actors::host_identity& who) {
+    if (auto self = weak.lock())
+      if (who.worker >= 0 && static_cast<std::size_t>(who.worker) < self->workers_.size())
+        self->workers_[static_cast<std::size_t>(who.worker)]->died(
+            "it answered no ping for " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(self->spec_.heartbeat_timeout)
+                    .count()) +
+            " ms (stopped or frozen) and was killed");
+  };
+  process_host_options options;
+  options.heartbeat_timeout = spec_.heartbeat_timeout;
+  hosts_ = std::make_unique<process_hosts>(host_, std::move(events), std::move(options));
   for (std::size_t i = 0; i < n; ++i)
     hosts_->start(static_cast<int>(i));
   auto deadline = std::chrono::steady_clock::now() + timeout;

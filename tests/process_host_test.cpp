@@ -244,6 +244,23 @@ TEST_CASE("process_host: a stopped host that cannot answer shutdown is killed af
   CHECK(std::chrono::steady_clock::now() - asked_at >= 300ms);
 }
 
+TEST_CASE("process_host: a stopped host is killed once it answers no ping for the timeout" *
+          doctest::test_suite("system")) {
+  ri::process_host_options options;
+  options.heartbeat_timeout = 500ms;
+  host_fixture f{options};
+  REQUIRE(f.start(2));
+  REQUIRE(::kill(f.hosts().pid_of(0), SIGSTOP) == 0);
+  auto stopped_at = std::chrono::steady_clock::now();
+  auto e = f.wait_exit(0, 5s);
+  REQUIRE(e);
+  CHECK(e->signal == SIGKILL);
+  CHECK(std::chrono::steady_clock::now() - stopped_at < 2s);
+  // The other host answers its pings and lives.
+  CHECK_FALSE(f.wait_exit(1, 1s));
+  CHECK(f.hosts().ping(1, 1, 5000ms).size() == 1);
+}
+
 TEST_CASE("process_host: the destructor reaps a stopped host within seconds" *
           doctest::test_suite("system")) {
   pid_t pid = 0;

@@ -1,6 +1,6 @@
 // Process mode at the edges of the wire: the largest message (max_message_size) for arguments,
-// results and constructor arguments, and pools whose worker host is stopped (SIGSTOP). The hosts
-// are this test binary, re-executed.
+// results and constructor arguments, worker hosts that stop answering (heartbeat_timeout), and
+// pools whose worker host is stopped (SIGSTOP). The hosts are this test binary, re-executed.
 #include <concurry/concurry.hpp>
 
 #include <doctest/doctest.h>
@@ -10,8 +10,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -25,11 +27,24 @@ public:
   std::vector<char> make(std::size_t n) { return std::vector<char>(n, 'x'); }
   int pid() { return static_cast<int>(::getpid()); }
   void fail(std::size_t n) { throw std::runtime_error(std::string(n, 'e')); }
+  int nap(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+    return ms;
+  }
+  // Keeps a core busy for `ms`.
+  int spin(int ms) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{ms};
+    std::uint64_t x = 1;
+    while (std::chrono::steady_clock::now() < until)
+      for (int i = 0; i < 1000; ++i)
+        x = x * 6364136223846793005u + 1442695040888963407u;
+    return x == 0 ? -1 : ms;
+  }
 
 private:
   std::size_t seed_;
 };
-CONCURRY_WORKER(sizer, (std::vector<char>), measure, make, pid, fail)
+CONCURRY_WORKER(sizer, (std::vector<char>), measure, make, pid, fail, nap, spin)
 
 } // namespace process_wire_test
 
@@ -37,6 +52,17 @@ namespace {
 
 using process_wire_test::sizer;
 constexpr std::size_t one_mib = std::size_t{1} << 20;
+
+/// Whether `pid` is gone (killed and reaped), checking every 10 ms for `timeout` at most.
+bool is_reaped_within(int pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (::kill(pid, 0) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
 auto process_sizer() {
   return sizer::options().mode(concurry::mode::process).max_workers(1);
@@ -125,4 +151,36 @@ TEST_CASE("destroying a process pool whose worker host is stopped ends within se
   CHECK(std::chrono::steady_clock::now() - ending < 5s);
   // Reaped, not left a zombie: the pid is gone.
   CHECK(::kill(pid, 0) != 0);
+}
+
+TEST_CASE("a call to a worker host stopped with SIGSTOP fails with worker_died after the silence" *
+          doctest::test_suite("system")) {
+  auto pool = process_sizer().heartbeat_timeout(1s).init(std::vector<char>{});
+  auto pid = pool.call(&sizer::pid).result(30s);
+  auto call = pool.call(&sizer::nap, 20'000);
+  REQUIRE(::kill(pid, SIGSTOP) == 0);
+  auto stopped_at = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(
+      call.result(10s), doctest::Contains("answered no ping"), concurry::worker_died);
+  auto waited = std::chrono::steady_clock::now() - stopped_at;
+  CHECK(waited >= 1s);
+  CHECK(waited < 3s);
+  CHECK(is_reaped_within(pid, 2s));
+}
+
+TEST_CASE("a 3 s CPU-bound call outlasts a 1 s heartbeat timeout: pings are still answered" *
+          doctest::test_suite("system")) {
+  auto pool = process_sizer().heartbeat_timeout(1s).init(std::vector<char>{});
+  CHECK(pool.call(&sizer::spin, 3000).result(30s) == 3000);
+}
+
+TEST_CASE("heartbeat_timeout is zero (never) or at least 100 ms") {
+  CHECK_THROWS_AS(process_sizer().heartbeat_timeout(50ms), concurry::config_error);
+  CHECK_THROWS_AS(process_sizer().heartbeat_timeout(-1s), concurry::config_error);
+  CHECK_NOTHROW(process_sizer().heartbeat_timeout(0s));
+  auto c = concurry::config();
+  c.process.heartbeat_timeout = 10ms;
+  CHECK_THROWS_WITH_AS(concurry::set_config(c),
+                       doctest::Contains("process.heartbeat_timeout"),
+                       concurry::config_error);
 }

@@ -60,6 +60,11 @@ struct mode_defaults {
   /// fails with `message_too_large`, and nothing else does. Between
   /// `smallest_max_message_size` and `largest_max_message_size`; ignored by the other modes.
   std::size_t max_message_size = default_max_message_size;
+  /// Process mode: how long a worker host may answer nothing, pings included, before it is
+  /// killed as frozen (a stopped or wedged process) and its calls fail with `worker_died`.
+  /// Pings are answered while a call runs, so a long call is no silence. Zero: never; else at
+  /// least 100 ms.
+  std::chrono::nanoseconds heartbeat_timeout = std::chrono::seconds{10};
 };
 
 /// Every default of the library. Plain data: change a copy, then `set_config` it.

@@ -122,6 +122,7 @@ struct builder_settings {
   bool unwrap_futures = true;
   std::size_t max_restarts = 3;
   std::optional<std::size_t> max_message_size;
+  std::optional<std::chrono::nanoseconds> heartbeat_timeout;
   std::shared_ptr<concurry::clock> clock;
   retry_overrides retry_all;
   std::map<std::uint32_t, retry_overrides> retry_per_method;
@@ -145,6 +146,7 @@ struct builder_settings {
 /// | `on_demand`        | false                                               |
 /// | `max_restarts`     | 3 (process mode: replacements per worker)           |
 /// | `max_message_size` | 64 MiB (process mode: arguments or result of a call) |
+/// | `heartbeat_timeout`| 10 s (process mode: silence before a host is killed) |
 /// | `num_retries`      | 0 (see below)                                       |
 /// | `limits`           | none                                                |
 ///
@@ -253,6 +255,22 @@ public:
                          std::to_string(bytes)};
     auto b = *this;
     b.s_.max_message_size = bytes;
+    return b;
+  }
+
+  /// Process mode: how long a worker host may answer nothing before it is killed as frozen
+  /// (stopped with SIGSTOP, or its process wedged); its calls then fail with `worker_died`,
+  /// within about `t` and a fifth. The host answers pings while its worker runs a call, so a
+  /// long call is no silence; a worker thread stuck in user code is not detected. 10 s unless
+  /// set; zero: never (a host stopped in a debugger stays). Throws `config_error` for a negative
+  /// value or one under 100 ms.
+  template <class Rep, class Period>
+  [[nodiscard]] worker_builder heartbeat_timeout(std::chrono::duration<Rep, Period> t) const {
+    auto ns = detail::saturated_ns(t);
+    if (ns.count() < 0 || (ns.count() > 0 && ns < std::chrono::milliseconds{100}))
+      throw config_error{"heartbeat_timeout must be zero (never) or at least 100 ms"};
+    auto b = *this;
+    b.s_.heartbeat_timeout = ns;
     return b;
   }
 
@@ -445,6 +463,7 @@ public:
     spec.unwrap_futures = s_.unwrap_futures;
     spec.max_restarts = s_.max_restarts;
     spec.max_message_size = s_.max_message_size.value_or(defaults.max_message_size);
+    spec.heartbeat_timeout = s_.heartbeat_timeout.value_or(defaults.heartbeat_timeout);
     spec.max_workers = s_.max_workers.value_or(s_.on_demand ? 0 : defaults.max_workers);
     spec.load_balancing = s_.load_balancing.value_or(
         s_.on_demand ? defaults.on_demand_load_balancing : defaults.load_balancing);

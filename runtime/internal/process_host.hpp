@@ -73,6 +73,10 @@ struct process_host_options {
   /// After a shutdown(), how long a child has to exit before SIGKILL (a stopped or frozen host
   /// never reads the request).
   std::chrono::milliseconds shutdown_grace{2000};
+  /// How long a connected host may answer nothing, neither a ping nor anything else, before it
+  /// is killed with SIGKILL as frozen (stopped with SIGSTOP, or its process wedged); zero:
+  /// never. A host answers pings while its worker runs a call, so a long call is no silence.
+  std::chrono::nanoseconds heartbeat_timeout{std::chrono::seconds{10}};
   /// How long the destructor waits for the hosts it killed to be reaped. Past it, it logs an
   /// error and leaves the rest of the reaping to the I/O thread, detached, instead of hanging.
   std::chrono::milliseconds reap_timeout{5000};
@@ -84,8 +88,10 @@ struct process_host_options {
 /// Hosts are known by a worker index chosen by the caller; at most one process per index runs
 /// at a time (a new one may start once the previous one was reaped).
 ///
-/// Does not: restart hosts, or notice a host that is alive but frozen (SIGSTOP); that needs the
-/// middleman's heartbeat.
+/// A connected host that leaves pings unanswered for `heartbeat_timeout` is killed with SIGKILL
+/// (on_silent, then on_lost and on_exit follow).
+///
+/// Does not: restart hosts, or watch a host before its hello (its starter bounds that wait).
 class process_hosts {
 public:
   /// Called on threads of this object or of the actor system; must not block, and must not call
@@ -101,6 +107,9 @@ public:
     /// with net::decode_from_host). Called on a scheduler thread, one at a time, in the order
     /// each host sent them.
     std::function<void(const actors::host_identity&, std::vector<char> from_host_bytes)> on_message;
+    /// A connected host answered nothing for `heartbeat_timeout`. It is killed with SIGKILL
+    /// right after this returns; on_lost and on_exit follow.
+    std::function<void(const actors::host_identity&)> on_silent;
   };
 
   /// Opens the listener on 127.0.0.1 in `host`'s actor system (which must outlive this object)

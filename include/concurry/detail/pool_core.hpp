@@ -50,6 +50,8 @@ struct pool_spec {
   std::size_t max_restarts = 3;
   /// Process mode: the largest message to or from a worker, in bytes.
   std::size_t max_message_size = std::size_t{64} << 20;
+  /// Process mode: the silence after which a worker host is killed as frozen; zero: never.
+  std::chrono::nanoseconds heartbeat_timeout = std::chrono::seconds{10};
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.
