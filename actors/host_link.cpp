@@ -53,6 +53,12 @@ caf::error log_exception(caf::scheduled_actor*, std::exception_ptr& e) {
 
 // -- the client end -------------------------------------------------------------------------------
 
+std::chrono::nanoseconds worst_transfer_time(std::size_t bytes) noexcept {
+  constexpr std::uint64_t bytes_per_second = std::uint64_t{16} << 20;
+  return std::chrono::nanoseconds{static_cast<std::int64_t>(static_cast<std::uint64_t>(bytes) *
+                                                            1'000'000'000 / bytes_per_second)};
+}
+
 struct host_listener::impl {
   using clock = std::chrono::steady_clock;
 
@@ -61,6 +67,8 @@ struct host_listener::impl {
     int pid = 0;
     // When the oldest ping still unanswered went out; cleared by anything the host sends.
     std::optional<clock::time_point> waiting_since;
+    // Until when the messages sent to the host may still be in transfer, holding up pings.
+    std::optional<clock::time_point> busy_until;
     bool silent = false;
   };
 
@@ -98,7 +106,7 @@ struct host_listener::impl {
     }
     {
       std::lock_guard guard{mutex};
-      hosts[who.worker] = connected{sender, who.pid, std::nullopt, false};
+      hosts[who.worker] = connected{sender, who.pid, std::nullopt, std::nullopt, false};
     }
     self->monitor(sender);
     logger("net")->debug("worker host connected worker={} pid={}", who.worker, who.pid);
@@ -169,7 +177,10 @@ struct host_listener::impl {
       for (auto& [worker, host] : hosts) {
         if (host.silent)
           continue;
-        if (host.waiting_since && now - *host.waiting_since >= beat.timeout) {
+        auto since = host.waiting_since;
+        if (since && host.busy_until)
+          since = std::max(*since, *host.busy_until);
+        if (since && now - *since >= beat.timeout) {
           host.silent = true;
           silent.push_back({worker, host.pid});
           continue;
@@ -179,9 +190,11 @@ struct host_listener::impl {
         targets.push_back(host.actor);
       }
     }
+    // A pong late behind a large message still counts: the request outlives the silence allowed.
+    auto patience = std::max<std::chrono::nanoseconds>(10 * beat.timeout, std::chrono::minutes{1});
     for (auto& target : targets) {
       auto sequence = ++next_ping;
-      self->request(target, beat.timeout, host_atom::value, net::encode(net::host_ping{sequence}))
+      self->request(target, patience, host_atom::value, net::encode(net::host_ping{sequence}))
           .then(
               [weak, from = target.address(), sequence](const std::vector<char>& reply) {
                 if (auto state = weak.lock())
@@ -217,6 +230,20 @@ struct host_listener::impl {
     for (auto& [worker, host] : hosts)
       if (host.actor.address() == from)
         host.waiting_since.reset();
+  }
+
+  // The connected host of `worker`, noting that `bytes` go to it now.
+  caf::actor find_for_send(int worker, std::size_t bytes) {
+    std::lock_guard guard{mutex};
+    auto it = hosts.find(worker);
+    if (it == hosts.end())
+      return {};
+    if (beat.timeout.count() > 0) {
+      auto now = clock::now();
+      auto& busy = it->second.busy_until;
+      busy = std::max(busy.value_or(now), now) + worst_transfer_time(bytes);
+    }
+    return it->second.actor;
   }
 
   caf::actor find(int worker) const {
@@ -332,7 +359,7 @@ bool host_listener::shutdown(int worker) {
 }
 
 bool host_listener::send(int worker, std::vector<char> to_host_bytes) {
-  auto target = impl_->find(worker);
+  auto target = impl_->find_for_send(worker, to_host_bytes.size());
   if (!target)
     return false;
   caf::anon_send(target, to_host_atom::value, std::move(to_host_bytes));

@@ -372,14 +372,17 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
     if (auto self = weak.lock())
       if (who.worker >= 0 && static_cast<std::size_t>(who.worker) < self->workers_.size())
         self->workers_[static_cast<std::size_t>(who.worker)]->died(
-            "it answered no ping for " +
+            "it answered no ping within its heartbeat_timeout of " +
             std::to_string(
                 std::chrono::duration_cast<std::chrono::milliseconds>(self->spec_.heartbeat_timeout)
                     .count()) +
             " ms (stopped or frozen) and was killed");
   };
   process_host_options options;
-  options.heartbeat_timeout = spec_.heartbeat_timeout;
+  // A pong may wait behind the largest result on its way.
+  if (spec_.heartbeat_timeout.count() > 0)
+    options.heartbeat_timeout =
+        spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size);
   hosts_ = std::make_unique<process_hosts>(host_, std::move(events), std::move(options));
   for (std::size_t i = 0; i < n; ++i)
     hosts_->start(static_cast<int>(i));

@@ -155,13 +155,16 @@ TEST_CASE("destroying a process pool whose worker host is stopped ends within se
 
 TEST_CASE("a call to a worker host stopped with SIGSTOP fails with worker_died after the silence" *
           doctest::test_suite("system")) {
-  auto pool = process_sizer().heartbeat_timeout(1s).init(std::vector<char>{});
+  // 1 s, and 62 ms for a result of up to 1 MiB on its way.
+  auto pool =
+      process_sizer().heartbeat_timeout(1s).max_message_size(one_mib).init(std::vector<char>{});
   auto pid = pool.call(&sizer::pid).result(30s);
   auto call = pool.call(&sizer::nap, 20'000);
   REQUIRE(::kill(pid, SIGSTOP) == 0);
   auto stopped_at = std::chrono::steady_clock::now();
-  CHECK_THROWS_WITH_AS(
-      call.result(10s), doctest::Contains("answered no ping"), concurry::worker_died);
+  CHECK_THROWS_WITH_AS(call.result(10s),
+                       doctest::Contains("answered no ping within its heartbeat_timeout"),
+                       concurry::worker_died);
   auto waited = std::chrono::steady_clock::now() - stopped_at;
   CHECK(waited >= 1s);
   CHECK(waited < 3s);
@@ -172,6 +175,21 @@ TEST_CASE("a 3 s CPU-bound call outlasts a 1 s heartbeat timeout: pings are stil
           doctest::test_suite("system")) {
   auto pool = process_sizer().heartbeat_timeout(1s).init(std::vector<char>{});
   CHECK(pool.call(&sizer::spin, 3000).result(30s) == 3000);
+}
+
+TEST_CASE("pings queued behind large calls do not make a busy host look frozen" *
+          doctest::test_suite("system")) {
+  // Up to 100 calls of 2 MiB in flight take longer to cross than the 225 ms of silence allowed
+  // for one message; the pings wait behind them.
+  auto pool = process_sizer()
+                  .heartbeat_timeout(100ms)
+                  .max_message_size(2 * one_mib + 4096)
+                  .init(std::vector<char>{});
+  std::vector<concurry::future<std::size_t>> calls;
+  for (int i = 0; i < 300; ++i)
+    calls.push_back(pool.call(&sizer::measure, std::vector<char>(2 * one_mib)));
+  for (auto& call : calls)
+    CHECK(call.result(60s) == 2 * one_mib);
 }
 
 TEST_CASE("heartbeat_timeout is zero (never) or at least 100 ms") {

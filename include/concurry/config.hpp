@@ -61,9 +61,10 @@ struct mode_defaults {
   /// `smallest_max_message_size` and `largest_max_message_size`; ignored by the other modes.
   std::size_t max_message_size = default_max_message_size;
   /// Process mode: how long a worker host may answer nothing, pings included, before it is
-  /// killed as frozen (a stopped or wedged process) and its calls fail with `worker_died`.
-  /// Pings are answered while a call runs, so a long call is no silence. Zero: never; else at
-  /// least 100 ms.
+  /// killed as frozen (a stopped or wedged process) and its calls fail with `worker_died`; more
+  /// while large messages are in transfer (see `worker_builder::heartbeat_timeout`). Pings are
+  /// answered while a call runs, so a long call is no silence. Zero: never; else at least
+  /// 100 ms.
   std::chrono::nanoseconds heartbeat_timeout = std::chrono::seconds{10};
 };
 

@@ -259,11 +259,13 @@ public:
   }
 
   /// Process mode: how long a worker host may answer nothing before it is killed as frozen
-  /// (stopped with SIGSTOP, or its process wedged); its calls then fail with `worker_died`,
-  /// within about `t` and a fifth. The host answers pings while its worker runs a call, so a
-  /// long call is no silence; a worker thread stuck in user code is not detected. 10 s unless
-  /// set; zero: never (a host stopped in a debugger stays). Throws `config_error` for a negative
-  /// value or one under 100 ms.
+  /// (stopped with SIGSTOP, or its process wedged); its calls then fail with `worker_died`.
+  /// A ping waits behind a message in transfer, so the silence allowed grows by the time the
+  /// messages sent to the host, and one largest message back, may take at 16 MiB/s (4 s for the
+  /// default max_message_size of 64 MiB); noticing takes up to a fifth of `t` more. The host
+  /// answers pings while its worker runs a call, so a long call is no silence; a worker thread
+  /// stuck in user code is not detected. 10 s unless set; zero: never (a host stopped in a
+  /// debugger stays). Throws `config_error` for a negative value or one under 100 ms.
   template <class Rep, class Period>
   [[nodiscard]] worker_builder heartbeat_timeout(std::chrono::duration<Rep, Period> t) const {
     auto ns = detail::saturated_ns(t);
