@@ -229,6 +229,32 @@ TEST_CASE("process_host: terminate ends a stopped host with SIGTERM" *
   CHECK(e->signal == SIGTERM);
 }
 
+TEST_CASE("process_host: a host that ignores SIGTERM is killed after the grace" *
+          doctest::test_suite("system")) {
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  ri::process_host_options options;
+  options.executable = "/bin/sh";
+  options.arguments = {"sh", "-c", "trap '' TERM; echo ignoring; exec sleep 30"};
+  options.stdout_fd = out[1];
+  options.kill_grace = 300ms;
+  {
+    host_fixture f{options};
+    f.hosts().start(0);
+    // SIGTERM is ignored once the line is out.
+    CHECK(read_line(out[0]).find("ignoring") != std::string::npos);
+    auto asked_at = std::chrono::steady_clock::now();
+    CHECK(f.hosts().terminate(0));
+    auto e = f.wait_exit(0, 5s);
+    CHECK(e);
+    CHECK((e && e->signal == SIGKILL));
+    CHECK(std::chrono::steady_clock::now() - asked_at >= 300ms);
+  }
+  // The hosts' output goes to `out` until the fixture is gone.
+  ::close(out[0]);
+  ::close(out[1]);
+}
+
 TEST_CASE("process_host: a stopped host that cannot answer shutdown is killed after the grace" *
           doctest::test_suite("system")) {
   ri::process_host_options options;
