@@ -636,6 +636,8 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   if (std::getenv(worker_host_variable) != nullptr)
     throw error{std::string{"worker hosts cannot start inside a worker host: "} +
                 "concurry::runtime must be the first line of main"};
+  if (options.heartbeat_timeout.count() < 0)
+    throw error{"the heartbeat timeout of worker hosts must not be negative"};
   auto& s = *impl_;
   s.host = std::move(host);
   s.handlers = std::move(handlers);
@@ -657,8 +659,6 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   listener_events.on_lost = s.handlers.on_lost;
   listener_events.on_message = s.handlers.on_message;
   listener_events.on_silent = [self](const actors::host_identity& who) { self->on_silent(who); };
-  if (s.options.heartbeat_timeout.count() < 0)
-    throw error{"the heartbeat timeout of worker hosts must not be negative"};
   s.listener = std::make_unique<actors::host_listener>(
       *s.host,
       s.secret,
@@ -696,8 +696,9 @@ process_hosts::~process_hosts() {
       std::string pids;
       for (auto& [worker, pid] : s.running)
         pids += (pids.empty() ? "" : " ") + std::to_string(pid);
-      actors::logger("pool")->error("worker hosts were not reaped within {} ms; left to a "
-                                    "detached thread pids=[{}]",
+      actors::logger("pool")->error("worker host teardown did not finish within {} ms (a host "
+                                    "not reaped, or an on_exit handler that blocks); its thread "
+                                    "was detached unreaped=[{}]",
                                     s.options.reap_timeout.count(),
                                     pids);
     }

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -300,6 +301,24 @@ TEST_CASE("process_host: the destructor reaps a stopped host within seconds" *
   }
   CHECK(std::chrono::steady_clock::now() - ending < 3s);
   CHECK_FALSE(process_exists(pid));
+}
+
+TEST_CASE("process_host: a destructor held up by a blocking on_exit gives up after reap_timeout" *
+          doctest::test_suite("system")) {
+  std::promise<void> release;
+  ri::process_hosts::events events;
+  events.on_exit = [gate = release.get_future().share()](const ri::host_exit&) {
+    gate.wait_for(20s);
+  };
+  ri::process_host_options options;
+  options.reap_timeout = 300ms;
+  auto hosts = std::make_unique<ri::process_hosts>(ri::current_host(), events, options);
+  hosts->start(0);
+  auto ending = std::chrono::steady_clock::now();
+  hosts.reset();
+  CHECK(std::chrono::steady_clock::now() - ending < 5s);
+  // The detached I/O thread ends once its handler returns.
+  release.set_value();
 }
 
 TEST_CASE("process_host: a host of an index still running cannot start twice" *
