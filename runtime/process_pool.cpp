@@ -379,10 +379,11 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
             " ms (stopped or frozen) and was killed");
   };
   process_host_options options;
-  // A pong may wait behind the largest result on its way.
-  if (spec_.heartbeat_timeout.count() > 0)
-    options.heartbeat_timeout =
-        spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size);
+  // A pong may wait behind the largest result on its way. Zero stays zero: never.
+  options.heartbeat_timeout =
+      spec_.heartbeat_timeout.count() > 0
+          ? spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size)
+          : std::chrono::nanoseconds{0};
   hosts_ = std::make_unique<process_hosts>(host_, std::move(events), std::move(options));
   for (std::size_t i = 0; i < n; ++i)
     hosts_->start(static_cast<int>(i));
