@@ -202,3 +202,22 @@ TEST_CASE("heartbeat_timeout is zero (never) or at least 100 ms") {
                        doctest::Contains("process.heartbeat_timeout"),
                        concurry::config_error);
 }
+
+// Heavy (about 2.6 GB of memory in the client): run with --no-skip.
+TEST_CASE("a message just under the largest max_message_size crosses CAF's middleman both ways" *
+          doctest::test_suite("system") * doctest::skip()) {
+  const std::size_t size = concurry::largest_max_message_size - one_mib;
+  auto pool = process_sizer()
+                  .max_message_size(concurry::largest_max_message_size)
+                  .init(std::vector<char>{});
+  auto started = std::chrono::steady_clock::now();
+  CHECK(pool.call(&sizer::measure, std::vector<char>(size)).result(300s) == size);
+  auto there = std::chrono::steady_clock::now() - started;
+  started = std::chrono::steady_clock::now();
+  CHECK(pool.call(&sizer::make, size).result(300s).size() == size);
+  auto back = std::chrono::steady_clock::now() - started;
+  auto line = std::to_string(size) + " bytes: to the host " +
+              std::to_string(std::chrono::duration<double>(there).count()) + " s, back " +
+              std::to_string(std::chrono::duration<double>(back).count()) + " s";
+  MESSAGE(line);
+}
