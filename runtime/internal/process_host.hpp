@@ -76,6 +76,8 @@ struct process_host_options {
   /// How long a connected host may answer nothing, neither a ping nor anything else, before it
   /// is killed with SIGKILL as frozen (stopped with SIGSTOP, or its process wedged); zero:
   /// never. A host answers pings while its worker runs a call, so a long call is no silence.
+  /// Silence counts once what was sent to the host could have arrived (see
+  /// actors::worst_transfer_time); allow for a large message from the host in this value.
   std::chrono::nanoseconds heartbeat_timeout{std::chrono::seconds{10}};
   /// How long the destructor waits for the hosts it killed to be reaped. Past it, it logs an
   /// error and leaves the rest of the reaping to the I/O thread, detached, instead of hanging.
@@ -95,7 +97,8 @@ struct process_host_options {
 class process_hosts {
 public:
   /// Called on threads of this object or of the actor system; must not block, and must not call
-  /// back into this object's destructor. None runs once the destructor has returned.
+  /// back into this object's destructor. None starts once the destructor has returned (one that
+  /// blocked the destructor past `reap_timeout` may still be running then).
   struct events {
     /// A started host connected and said hello with the secret.
     std::function<void(const actors::host_identity&)> on_hello;
