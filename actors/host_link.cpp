@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <map>
 #include <mutex>
@@ -28,6 +29,8 @@ using to_host_atom = caf::atom_constant<caf::atom("to_host")>;
 using from_host_atom = caf::atom_constant<caf::atom("from_host")>;
 // The limit actors a host's worker acquires through, and the bytes of its net::worker_limits.
 using limits_atom = caf::atom_constant<caf::atom("limits")>;
+// The listener's heartbeat timer.
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
 
 // Compares without an early exit, so the time taken says nothing about the secret.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -53,15 +56,30 @@ caf::error log_exception(caf::scheduled_actor*, std::exception_ptr& e) {
 
 // -- the client end -------------------------------------------------------------------------------
 
+std::chrono::nanoseconds worst_transfer_time(std::size_t bytes) noexcept {
+  constexpr std::uint64_t bytes_per_second = std::uint64_t{16} << 20;
+  return std::chrono::nanoseconds{static_cast<std::int64_t>(static_cast<std::uint64_t>(bytes) *
+                                                            1'000'000'000 / bytes_per_second)};
+}
+
 struct host_listener::impl {
+  using clock = std::chrono::steady_clock;
+
   struct connected {
     caf::actor actor;
     int pid = 0;
+    // When the oldest ping still unanswered went out; cleared by anything the host sends.
+    std::optional<clock::time_point> waiting_since;
+    // Until when the messages sent to the host may still be in transfer, holding up pings.
+    std::optional<clock::time_point> busy_until;
+    bool silent = false;
   };
 
   actor_host* host = nullptr;
   std::string secret;
   events handlers;
+  heartbeat beat;
+  std::uint64_t next_ping = 0; // the actor's thread only
   caf::actor actor;
   std::uint16_t port = 0;
   mutable std::mutex mutex;
@@ -91,7 +109,7 @@ struct host_listener::impl {
     }
     {
       std::lock_guard guard{mutex};
-      hosts[who.worker] = connected{sender, who.pid};
+      hosts[who.worker] = connected{sender, who.pid, std::nullopt, std::nullopt, false};
     }
     self->monitor(sender);
     logger("net")->debug("worker host connected worker={} pid={}", who.worker, who.pid);
@@ -124,6 +142,7 @@ struct host_listener::impl {
       for (auto& [worker, host] : hosts) {
         if (host.actor.address() == sender) {
           who = host_identity{worker, host.pid};
+          host.waiting_since.reset();
           break;
         }
       }
@@ -143,6 +162,93 @@ struct host_listener::impl {
       handlers.on_message(*who, std::move(bytes));
   }
 
+  // -- the heartbeat ----------------------------------------------------------------------------
+
+  std::chrono::nanoseconds beat_interval() const {
+    return std::clamp<std::chrono::nanoseconds>(
+        beat.timeout / 5, std::chrono::milliseconds{10}, std::chrono::seconds{2});
+  }
+
+  // Reports the hosts silent for the timeout and pings the others. On the actor's thread.
+  // NOTE: real time, not the runtime's replaceable clock: it measures another process.
+  void on_beat(caf::event_based_actor* self, const std::weak_ptr<impl>& weak) {
+    auto now = clock::now();
+    std::vector<caf::actor> targets;
+    std::vector<host_identity> silent;
+    {
+      std::lock_guard guard{mutex};
+      for (auto& [worker, host] : hosts) {
+        if (host.silent)
+          continue;
+        auto since = host.waiting_since;
+        if (since && host.busy_until)
+          since = std::max(*since, *host.busy_until);
+        if (since && now - *since >= beat.timeout) {
+          host.silent = true;
+          silent.push_back({worker, host.pid});
+          continue;
+        }
+        if (!host.waiting_since)
+          host.waiting_since = now;
+        targets.push_back(host.actor);
+      }
+    }
+    // A pong late behind a large message still counts: the request outlives the silence allowed.
+    auto patience = std::max<std::chrono::nanoseconds>(10 * beat.timeout, std::chrono::minutes{1});
+    for (auto& target : targets) {
+      auto sequence = ++next_ping;
+      self->request(target, patience, host_atom::value, net::encode(net::host_ping{sequence}))
+          .then(
+              [weak, from = target.address(), sequence](const std::vector<char>& reply) {
+                if (auto state = weak.lock())
+                  state->on_pong(from, sequence, reply);
+              },
+              // A ping that timed out says nothing the silence does not.
+              [](caf::error&) {});
+    }
+    for (auto& who : silent) {
+      logger("net")->warn(
+          "worker host answered no ping worker={} pid={} timeout_ms={}",
+          who.worker,
+          who.pid,
+          std::chrono::duration_cast<std::chrono::milliseconds>(beat.timeout).count());
+      if (handlers.on_silent)
+        handlers.on_silent(who);
+    }
+    self->delayed_send(self, beat_interval(), beat_atom::value);
+  }
+
+  void
+  on_pong(const caf::actor_addr& from, std::uint64_t sequence, const std::vector<char>& reply) {
+    try {
+      auto message = net::decode_host_message(reply);
+      auto* pong = std::get_if<net::host_pong>(&message);
+      if (!pong || pong->sequence != sequence)
+        return;
+    } catch (const net::decode_error& e) {
+      logger("net")->error("undecodable pong from a worker host error={}", e.what());
+      return;
+    }
+    std::lock_guard guard{mutex};
+    for (auto& [worker, host] : hosts)
+      if (host.actor.address() == from)
+        host.waiting_since.reset();
+  }
+
+  // The connected host of `worker`, noting that `bytes` go to it now.
+  caf::actor find_for_send(int worker, std::size_t bytes) {
+    std::lock_guard guard{mutex};
+    auto it = hosts.find(worker);
+    if (it == hosts.end())
+      return {};
+    if (beat.timeout.count() > 0) {
+      auto now = clock::now();
+      auto& busy = it->second.busy_until;
+      busy = std::max(busy.value_or(now), now) + worst_transfer_time(bytes);
+    }
+    return it->second.actor;
+  }
+
   caf::actor find(int worker) const {
     std::lock_guard guard{mutex};
     auto it = hosts.find(worker);
@@ -150,11 +256,12 @@ struct host_listener::impl {
   }
 };
 
-host_listener::host_listener(actor_host& host, std::string secret, events handlers)
+host_listener::host_listener(actor_host& host, std::string secret, events handlers, heartbeat beat)
     : impl_{std::make_shared<impl>()} {
   impl_->host = &host;
   impl_->secret = std::move(secret);
   impl_->handlers = std::move(handlers);
+  impl_->beat = beat;
   // The actor holds the state weakly: the listener's owner decides when it goes.
   std::weak_ptr<impl> weak = impl_;
   // NOTE: state goes in as a spawn argument, not a lambda capture: CAF 0.17 dereferences a null
@@ -166,6 +273,8 @@ host_listener::host_listener(actor_host& host, std::string secret, events handle
       if (auto state = weak.lock())
         state->on_down(down);
     });
+    if (auto state = weak.lock(); state && state->beat.timeout.count() > 0)
+      self->delayed_send(self, state->beat_interval(), beat_atom::value);
     return {
         [self, weak](host_atom, const std::vector<char>& bytes) {
           if (auto state = weak.lock())
@@ -174,6 +283,10 @@ host_listener::host_listener(actor_host& host, std::string secret, events handle
         [self, weak](from_host_atom, std::vector<char>& bytes) {
           if (auto state = weak.lock())
             state->on_from_host(self, bytes);
+        },
+        [self, weak](beat_atom) {
+          if (auto state = weak.lock())
+            state->on_beat(self, weak);
         },
     };
   };
@@ -249,7 +362,7 @@ bool host_listener::shutdown(int worker) {
 }
 
 bool host_listener::send(int worker, std::vector<char> to_host_bytes) {
-  auto target = impl_->find(worker);
+  auto target = impl_->find_for_send(worker, to_host_bytes.size());
   if (!target)
     return false;
   caf::anon_send(target, to_host_atom::value, std::move(to_host_bytes));

@@ -4,11 +4,13 @@
 #include "net/call_messages.hpp"
 
 #include <concurry/codec.hpp>
+#include <concurry/config.hpp>
 #include <concurry/error.hpp>
 #include <concurry/exceptions.hpp>
 #include <concurry/registry.hpp>
 #include <concurry/worker.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -31,6 +33,24 @@ std::span<const std::byte> as_span(const std::vector<std::byte>& bytes) {
   return {bytes.data(), bytes.size()};
 }
 
+// The limit a construct message asks for; 0 (a client that predates the field) is the default.
+std::size_t message_limit(std::uint64_t asked) {
+  if (asked == 0)
+    return default_max_message_size;
+  return static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(asked, smallest_max_message_size, largest_max_message_size));
+}
+
+// An exception's message cut to fit in a message of `limit` bytes with room to spare.
+void shorten(exception_info& why, std::size_t limit) {
+  auto room = limit / 2;
+  if (why.message.size() + why.type_name.size() <= room)
+    return;
+  why.type_name.resize(std::min(why.type_name.size(), room / 4));
+  why.message.resize(room / 2);
+  why.message += " [cut to fit max_message_size]";
+}
+
 } // namespace
 
 struct host_worker::impl {
@@ -46,6 +66,8 @@ struct host_worker::impl {
   // Touched by the worker thread only.
   const worker_type_info* type = nullptr;
   std::unique_ptr<worker_base> object;
+  // The largest FromHost message; the construct message sets it.
+  std::size_t max_message = default_max_message_size;
 
   void answer(const net::from_host& message) {
     try {
@@ -55,8 +77,32 @@ struct host_worker::impl {
     }
   }
 
+  void answer(std::vector<char> bytes) {
+    try {
+      reply(std::move(bytes));
+    } catch (const std::exception& e) {
+      logger("net")->error("could not answer the client worker={} error={}", index, e.what());
+    }
+  }
+
   void fail_call(std::uint64_t call_id, exception_info why) {
+    shorten(why, max_message);
     answer(net::call_error{call_id, std::move(why), /*retry=*/false});
+  }
+
+  // The bytes of the result message; throws message_too_large past max_message.
+  std::vector<char> result_message(const net::host_call& m, std::vector<std::byte> value) {
+    auto size = value.size();
+    if (size <= max_message) {
+      auto bytes = net::encode(net::from_host{net::call_result{m.call_id, std::move(value), {}}});
+      if (bytes.size() <= max_message)
+        return bytes;
+      size = bytes.size();
+    }
+    throw message_too_large{
+        "the result of " + type->name + "::" + type->method_names[m.method_index] +
+        " does not fit in one message: " + std::to_string(size) +
+        " bytes, more than max_message_size (" + std::to_string(max_message) + " bytes)"};
   }
 
   // -- on the worker thread ---------------------------------------------------------------------
@@ -78,6 +124,7 @@ struct host_worker::impl {
   }
 
   void handle(net::construct_worker& m) {
+    max_message = message_limit(m.max_message_size);
     net::worker_constructed out{m.pool_id, m.worker_index, std::nullopt};
     if (object) {
       out.failure = describe(error{"the worker host already holds a worker; stop it first"});
@@ -103,6 +150,7 @@ struct host_worker::impl {
       type = found;
     } catch (...) {
       out.failure = describe_exception(std::current_exception());
+      shorten(*out.failure, max_message);
     }
     logger("net")->debug(
         "worker constructed worker={} type={} ok={}", index, m.worker_type, !out.failure);
@@ -127,12 +175,14 @@ struct host_worker::impl {
                                type->name + " is " + listed + ", not " + m.method_name}));
       return;
     }
+    std::vector<char> bytes;
     try {
-      auto value = type->invoke[m.method_index](*object, as_span(m.arguments));
-      answer(net::call_result{m.call_id, std::move(value), {}});
+      bytes = result_message(m, type->invoke[m.method_index](*object, as_span(m.arguments)));
     } catch (...) {
       fail_call(m.call_id, describe_exception(std::current_exception()));
+      return;
     }
+    answer(std::move(bytes));
   }
 
   void handle(net::cancel_call&) {

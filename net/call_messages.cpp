@@ -67,8 +67,11 @@ to_host read(s::ToHost::Reader root) {
   switch (root.which()) {
   case s::ToHost::CONSTRUCT: {
     auto c = root.getConstruct();
-    return construct_worker{
-        c.getPoolId(), c.getWorkerIndex(), get_text(c.getWorkerType()), get_data(c.getArguments())};
+    return construct_worker{c.getPoolId(),
+                            c.getWorkerIndex(),
+                            get_text(c.getWorkerType()),
+                            get_data(c.getArguments()),
+                            c.getMaxMessageSize()};
   }
   case s::ToHost::CALL: {
     auto c = root.getCall();
@@ -156,6 +159,7 @@ std::vector<char> encode(const to_host& message) {
                    c.setWorkerIndex(m.worker_index);
                    c.setWorkerType(as_text(m.worker_type));
                    c.setArguments(as_data(m.arguments));
+                   c.setMaxMessageSize(m.max_message_size);
                  },
                  [&](const host_call& m) {
                    auto c = root.initCall();

@@ -24,6 +24,7 @@ struct construct_worker {
   std::uint32_t worker_index = 0;
   std::string worker_type;
   std::vector<std::byte> arguments;
+  std::uint64_t max_message_size = 0; ///< the largest FromHost message; 0: the default (64 MiB)
 };
 
 /// One call of a method of the host's worker.

@@ -61,6 +61,7 @@ exception_registry& registry() {
     made->add_from_message<config_error>();
     made->add_from_message<worker_died>();
     made->add_from_message<codec_error>();
+    made->add_from_message<message_too_large>();
     return made;
   }();
   return *r;

@@ -44,6 +44,15 @@ void check(const mode_defaults& d, std::string_view mode_name) {
   if (!(d.retry.jitter >= 0.0 && d.retry.jitter <= 1.0))
     throw config_error{field("retry.jitter") + " must be between 0 and 1, not " +
                        std::to_string(d.retry.jitter)};
+  if (d.max_message_size < smallest_max_message_size ||
+      d.max_message_size > largest_max_message_size)
+    throw config_error{field("max_message_size") + " must be between " +
+                       std::to_string(smallest_max_message_size) + " and " +
+                       std::to_string(largest_max_message_size) + " bytes, not " +
+                       std::to_string(d.max_message_size)};
+  if (d.heartbeat_timeout.count() < 0 ||
+      (d.heartbeat_timeout.count() > 0 && d.heartbeat_timeout < std::chrono::milliseconds{100}))
+    throw config_error{field("heartbeat_timeout") + " must be zero (never) or at least 100 ms"};
 }
 
 void check(const configuration& c) {

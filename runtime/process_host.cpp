@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -257,6 +258,11 @@ struct process_hosts::impl {
   std::map<int, pid_t> running;     // guarded: worker -> pid until reaped
   std::deque<spawn_request> spawns; // guarded
   bool stopping = false;            // guarded
+  // Set by the destructor when it gives up waiting: events are no longer delivered.
+  bool detached = false; // guarded
+  // Set by the I/O thread as its last step.
+  bool io_finished = false; // guarded
+  std::condition_variable io_done;
 
   int wake_read = -1;
   int wake_write = -1;
@@ -283,15 +289,37 @@ struct process_hosts::impl {
     return it != running.end() && it->second == who.pid;
   }
 
+  // A host that answered no ping: the owner hears it first, so that it can fail the host's calls
+  // with the reason, then the host is killed (unless it was replaced meanwhile).
+  void on_silent(const actors::host_identity& who) {
+    if (handlers.on_silent)
+      handlers.on_silent(who);
+    std::lock_guard guard{mutex};
+    auto it = running.find(who.worker);
+    if (it == running.end() || it->second != who.pid)
+      return;
+    ::kill(who.pid, SIGKILL);
+    actors::logger("pool")->debug(
+        "killed a silent worker host worker={} pid={}", who.worker, who.pid);
+  }
+
+  // Sends `sig` (none for 0) to the running host of `worker`, and SIGKILL at `kill_at` unless
+  // an earlier one is due.
   bool signal_worker(int worker, int sig, std::optional<clock::time_point> kill_at = {}) {
     std::lock_guard guard{mutex};
     auto it = running.find(worker);
     if (it == running.end())
       return false;
     // Under the lock the child cannot be reaped meanwhile, so the pid cannot have been reused.
-    ::kill(it->second, sig);
+    if (sig != 0)
+      ::kill(it->second, sig);
+    // A stopped process keeps SIGTERM pending until it is continued.
+    if (sig == SIGTERM)
+      ::kill(it->second, SIGCONT);
     if (kill_at) {
-      children.at(it->second).kill_at = kill_at;
+      auto& due = children.at(it->second).kill_at;
+      if (!due || *kill_at < *due)
+        due = kill_at;
       wake();
     }
     return true;
@@ -466,6 +494,15 @@ struct process_hosts::impl {
   }
 
   void run() {
+    serve();
+    {
+      std::lock_guard guard{mutex};
+      io_finished = true;
+    }
+    io_done.notify_all();
+  }
+
+  void serve() {
     std::vector<pollfd> fds;
     // Bounded: every round either waits in poll or ends the loop; the loop ends once the
     // destructor asked and every child is reaped.
@@ -518,6 +555,23 @@ struct process_hosts::impl {
     return stopping;
   }
 
+  bool is_detached() const {
+    std::lock_guard guard{mutex};
+    return detached;
+  }
+
+  // Fails the spawn requests that raced with the end, instead of leaving them waiting.
+  void fail_spawns() {
+    std::deque<spawn_request> todo;
+    {
+      std::lock_guard guard{mutex};
+      todo.swap(spawns);
+    }
+    for (auto& request : todo)
+      request.result.set_exception(
+          std::make_exception_ptr(error{"the worker hosts were stopped while one was starting"}));
+  }
+
   bool all_reaped() {
     std::lock_guard guard{mutex};
     return std::all_of(children.begin(), children.end(), [](auto& kv) { return kv.second.reaped; });
@@ -558,7 +612,7 @@ struct process_hosts::impl {
     for (auto& e : exited) {
       actors::logger("pool")->debug(
           "worker host ended worker={} pid={} how={}", e.worker, e.pid, e.describe());
-      if (handlers.on_exit)
+      if (handlers.on_exit && !is_detached())
         handlers.on_exit(e);
     }
   }
@@ -589,6 +643,8 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   if (std::getenv(worker_host_variable) != nullptr)
     throw error{std::string{"worker hosts cannot start inside a worker host: "} +
                 "concurry::runtime must be the first line of main"};
+  if (options.heartbeat_timeout.count() < 0)
+    throw error{"the heartbeat timeout of worker hosts must not be negative"};
   auto& s = *impl_;
   s.host = std::move(host);
   s.handlers = std::move(handlers);
@@ -609,9 +665,13 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   listener_events.on_hello = s.handlers.on_hello;
   listener_events.on_lost = s.handlers.on_lost;
   listener_events.on_message = s.handlers.on_message;
-  s.listener = std::make_unique<actors::host_listener>(*s.host, s.secret, listener_events);
-  // The thread shares the state: a destructor that runs on it detaches it (see there), and the
-  // thread then finishes with the state still alive.
+  listener_events.on_silent = [self](const actors::host_identity& who) { self->on_silent(who); };
+  s.listener = std::make_unique<actors::host_listener>(
+      *s.host,
+      s.secret,
+      listener_events,
+      actors::host_listener::heartbeat{s.options.heartbeat_timeout});
+  // The thread shares the state: the destructor may have to leave it running (detached).
   s.io = std::thread{[state = impl_] { state->run(); }};
 }
 
@@ -631,11 +691,30 @@ process_hosts::~process_hosts() {
     s.io.detach();
     return;
   }
-  s.io.join();
-  // Requests that raced with the end fail instead of waiting forever.
-  for (auto& request : s.spawns)
-    request.result.set_exception(
-        std::make_exception_ptr(error{"the worker hosts were stopped while one was starting"}));
+
+  // SIGKILL ends even a stopped process, so the reaping takes milliseconds; only a process
+  // stuck in the kernel (or an on_exit handler that blocks) can hold it up.
+  bool finished = false;
+  {
+    std::unique_lock lock{s.mutex};
+    finished = s.io_done.wait_for(lock, s.options.reap_timeout, [&] { return s.io_finished; });
+    if (!finished) {
+      s.detached = true;
+      std::string pids;
+      for (auto& [worker, pid] : s.running)
+        pids += (pids.empty() ? "" : " ") + std::to_string(pid);
+      actors::logger("pool")->error("worker host teardown did not finish within {} ms (a host "
+                                    "not reaped, or an on_exit handler that blocks); its thread "
+                                    "was detached unreaped=[{}]",
+                                    s.options.reap_timeout.count(),
+                                    pids);
+    }
+  }
+  if (finished)
+    s.io.join();
+  else
+    s.io.detach();
+  s.fail_spawns();
 }
 
 pid_t process_hosts::start(int worker) {
@@ -672,6 +751,7 @@ void process_hosts::start_async(int worker) {
 }
 
 bool process_hosts::shutdown(int worker) {
+  impl_->signal_worker(worker, 0, clock::now() + impl_->options.shutdown_grace);
   return impl_->listener->shutdown(worker);
 }
 

@@ -11,9 +11,9 @@
 #include <condition_variable>
 #include <deque>
 #include <limits>
-#include <map>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 
 namespace concurry::runtime_internal {
 
@@ -27,6 +27,27 @@ std::atomic<std::uint64_t> next_pool_id{1};
 // find it running already.
 bool may_start(detail::call_node& call) noexcept {
   return call.begin_attempt() || call.state().status() == detail::status_running;
+}
+
+message_too_large too_large(const std::string& what, std::size_t size, std::size_t limit) {
+  return message_too_large{what + " does not fit in one message: " + std::to_string(size) +
+                           " bytes, more than max_message_size (" + std::to_string(limit) +
+                           " bytes)"};
+}
+
+// The bytes of a call; throws message_too_large past the pool's limit, before the arguments
+// are copied into a message when they alone are too large.
+std::vector<char> encode_call(net::host_call message, const detail::pool_spec& spec) {
+  auto what = [&] {
+    return "a call of " + spec.worker_name + "::" + message.method_name + " (its arguments)";
+  };
+  auto limit = spec.max_message_size;
+  if (message.arguments.size() > limit)
+    throw too_large(what(), message.arguments.size(), limit);
+  auto bytes = net::encode(net::to_host{std::move(message)});
+  if (bytes.size() > limit)
+    throw too_large(what(), bytes.size(), limit);
+  return bytes;
 }
 
 } // namespace
@@ -85,8 +106,8 @@ public:
       std::lock_guard lock{mutex_};
       phase_ = phase::ended;
       left.swap(pending_);
-      for (auto& [id, call] : in_flight_)
-        left.push_back(call);
+      for (auto& [id, sent] : in_flight_)
+        left.push_back(sent.call);
       in_flight_.clear();
       on_exit_ = nullptr;
     }
@@ -126,6 +147,7 @@ public:
     message.worker_index = static_cast<std::uint32_t>(index_);
     message.worker_type = type;
     message.arguments = arguments;
+    message.max_message_size = pool->spec_.max_message_size;
     pool->limits_->send_to(*pool->hosts_, index_);
     pool->hosts_->send(static_cast<int>(index_), net::encode(net::to_host{std::move(message)}));
   }
@@ -191,14 +213,15 @@ public:
       death_ = why;
       // The host runs its calls one at a time in the order they went out: the oldest in flight
       // was running, the others had not started and go out again.
-      std::vector<std::pair<std::uint64_t, detail::call_node*>> sent{in_flight_.begin(),
-                                                                     in_flight_.end()};
+      std::vector<sent_call> sent;
+      for (auto& [id, c] : in_flight_)
+        sent.push_back(c);
       in_flight_.clear();
-      std::sort(sent.begin(), sent.end());
+      std::sort(sent.begin(), sent.end(), [](auto& a, auto& b) { return a.sequence < b.sequence; });
       if (!sent.empty())
-        running = sent.front().second;
+        running = sent.front().call;
       for (auto it = sent.rbegin(); !sent.empty() && it + 1 != sent.rend(); ++it)
-        pending_.push_front(it->second);
+        pending_.push_front(it->call);
       if (phase_ != phase::ended) {
         if (!stopping_ && restarts_ < max_restarts_) {
           phase_ = phase::starting;
@@ -325,9 +348,18 @@ private:
       failure = std::make_exception_ptr(
           config_error{"in process mode only methods listed in the worker's registration can "
                        "be called"});
-    } else {
+    }
+    std::vector<char> bytes;
+    const auto id = next_call_id.fetch_add(1, std::memory_order_relaxed);
+    if (!failure) {
+      message.call_id = id;
+      message.pool_id = pool_id_;
+      message.worker_index = static_cast<std::uint32_t>(index_);
+      message.method_index = call.method_index;
+      message.method_name = pool->spec_.method_names[call.method_index];
       try {
         message.arguments = call.encode_arguments();
+        bytes = encode_call(std::move(message), pool->spec_);
       } catch (...) {
         failure = std::current_exception();
       }
@@ -338,14 +370,10 @@ private:
     }
     if (call.retry && call.attempt == 0)
       call.started = call.retry->clock->now();
-    message.pool_id = pool_id_;
-    message.worker_index = static_cast<std::uint32_t>(index_);
-    message.method_index = call.method_index;
-    message.method_name = pool->spec_.method_names[call.method_index];
     bool ended = false;
     {
-      // Numbered and sent under the lock: the host runs calls in the order of their ids, and
-      // died() sees each call either in flight or not sent.
+      // Sent under the lock, in the order of their sequence numbers: the host runs calls in the
+      // order they arrive, and died() sees each call either in flight or not sent.
       std::lock_guard lock{mutex_};
       --sending_;
       if (phase_ == phase::starting) {
@@ -356,11 +384,9 @@ private:
       if (phase_ == phase::ended) {
         ended = true;
       } else {
-        message.call_id = next_call_id.fetch_add(1, std::memory_order_relaxed);
-        in_flight_.emplace(message.call_id, &call);
+        in_flight_.emplace(id, sent_call{next_sequence_++, &call});
         // Not sent when the host is not connected: it is dying, and died() sends the call on.
-        (void)pool->hosts_->send(static_cast<int>(index_),
-                                 net::encode(net::to_host{std::move(message)}));
+        (void)pool->hosts_->send(static_cast<int>(index_), std::move(bytes));
       }
     }
     if (ended)
@@ -372,7 +398,7 @@ private:
     auto it = in_flight_.find(id);
     if (it == in_flight_.end())
       return nullptr;
-    auto* call = it->second;
+    auto* call = it->second.call;
     in_flight_.erase(it);
     return call;
   }
@@ -468,7 +494,12 @@ private:
   std::exception_ptr ctor_error_;
   std::string death_; // how the last host died
   std::deque<detail::call_node*> pending_;
-  std::map<std::uint64_t, detail::call_node*> in_flight_;
+  struct sent_call {
+    std::uint64_t sequence = 0; // the order in which it went out to the host
+    detail::call_node* call = nullptr;
+  };
+  std::unordered_map<std::uint64_t, sent_call> in_flight_; // by call id
+  std::uint64_t next_sequence_ = 0;
   bool stopping_ = false;
   std::function<void()> on_exit_;
 };
@@ -482,6 +513,14 @@ process_pool::~process_pool() {
 }
 
 void process_pool::start(std::chrono::nanoseconds timeout) {
+  if (spec_.constructor_arguments.size() > spec_.max_message_size)
+    throw too_large("the constructor arguments of " + spec_.worker_name,
+                    spec_.constructor_arguments.size(),
+                    spec_.max_message_size);
+  if (spec_.constructor_arguments.size() > spec_.max_message_size)
+    throw too_large("the constructor arguments of " + spec_.worker_name,
+                    spec_.constructor_arguments.size(),
+                    spec_.max_message_size);
   auto pool_id = next_pool_id.fetch_add(1);
   auto n = spec_.max_workers;
   for (std::size_t i = 0; i < n; ++i)
@@ -520,8 +559,25 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
       if (auto* w = worker_of(*self, worker))
         w->start_failed(why);
   };
+  events.on_silent = [weak, worker_of](const actors::host_identity& who) {
+    auto self = weak.lock();
+    if (!self)
+      return;
+    auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(self->spec_.heartbeat_timeout);
+    if (auto* w = worker_of(*self, who.worker))
+      w->died("it answered no ping within its heartbeat_timeout of " +
+                  std::to_string(waited.count()) + " ms (stopped or frozen) and was killed",
+              false);
+  };
+  process_host_options options;
+  // A pong may wait behind the largest result on its way. Zero stays zero: never.
+  options.heartbeat_timeout =
+      spec_.heartbeat_timeout.count() > 0
+          ? spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size)
+          : std::chrono::nanoseconds{0};
   limits_ = std::make_unique<process_limits>(*host_, spec_);
-  hosts_ = std::make_unique<process_hosts>(host_, std::move(events));
+  hosts_ = std::make_unique<process_hosts>(host_, std::move(events), std::move(options));
   for (std::size_t i = 0; i < n; ++i)
     hosts_->start(static_cast<int>(i));
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -529,11 +529,12 @@ TEST_CASE("every message to a worker host survives encoding") {
   using namespace concurry::net;
   auto args = concurry::encode(std::tuple<int, std::string>{1, "a"});
   auto construct = std::get<construct_worker>(
-      decode_to_host(encode(to_host{construct_worker{7, 2, "data_processor", args}})));
+      decode_to_host(encode(to_host{construct_worker{7, 2, "data_processor", args, 1 << 20}})));
   CHECK(construct.pool_id == 7);
   CHECK(construct.worker_index == 2);
   CHECK(construct.worker_type == "data_processor");
   CHECK(construct.arguments == args);
+  CHECK(construct.max_message_size == 1 << 20);
   auto call = std::get<host_call>(
       decode_to_host(encode(to_host{host_call{11, 7, 2, 3, "process", 2, args}})));
   CHECK(call.call_id == 11);

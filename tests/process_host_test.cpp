@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -216,6 +217,108 @@ TEST_CASE("process_host: terminate ends a host with SIGTERM and kill with SIGKIL
   CHECK(term->signal == SIGTERM);
   CHECK(killed->signal == SIGKILL);
   CHECK_FALSE(f.hosts().kill(1));
+}
+
+TEST_CASE("process_host: terminate ends a stopped host with SIGTERM" *
+          doctest::test_suite("system")) {
+  host_fixture f;
+  REQUIRE(f.start(1));
+  REQUIRE(::kill(f.hosts().pid_of(0), SIGSTOP) == 0);
+  CHECK(f.hosts().terminate(0));
+  auto e = f.wait_exit(0, 5s);
+  REQUIRE(e);
+  CHECK(e->signal == SIGTERM);
+}
+
+TEST_CASE("process_host: a host that ignores SIGTERM is killed after the grace" *
+          doctest::test_suite("system")) {
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  ri::process_host_options options;
+  options.executable = "/bin/sh";
+  options.arguments = {"sh", "-c", "trap '' TERM; echo ignoring; exec sleep 30"};
+  options.stdout_fd = out[1];
+  options.kill_grace = 300ms;
+  {
+    host_fixture f{options};
+    f.hosts().start(0);
+    // SIGTERM is ignored once the line is out.
+    CHECK(read_line(out[0]).find("ignoring") != std::string::npos);
+    auto asked_at = std::chrono::steady_clock::now();
+    CHECK(f.hosts().terminate(0));
+    auto e = f.wait_exit(0, 5s);
+    CHECK(e);
+    CHECK((e && e->signal == SIGKILL));
+    CHECK(std::chrono::steady_clock::now() - asked_at >= 300ms);
+  }
+  // The hosts' output goes to `out` until the fixture is gone.
+  ::close(out[0]);
+  ::close(out[1]);
+}
+
+TEST_CASE("process_host: a stopped host that cannot answer shutdown is killed after the grace" *
+          doctest::test_suite("system")) {
+  ri::process_host_options options;
+  options.shutdown_grace = 300ms;
+  host_fixture f{options};
+  REQUIRE(f.start(1));
+  REQUIRE(::kill(f.hosts().pid_of(0), SIGSTOP) == 0);
+  auto asked_at = std::chrono::steady_clock::now();
+  CHECK(f.hosts().shutdown(0));
+  auto e = f.wait_exit(0, 5s);
+  REQUIRE(e);
+  CHECK(e->signal == SIGKILL);
+  CHECK(std::chrono::steady_clock::now() - asked_at >= 300ms);
+}
+
+TEST_CASE("process_host: a stopped host is killed once it answers no ping for the timeout" *
+          doctest::test_suite("system")) {
+  ri::process_host_options options;
+  options.heartbeat_timeout = 500ms;
+  host_fixture f{options};
+  REQUIRE(f.start(2));
+  REQUIRE(::kill(f.hosts().pid_of(0), SIGSTOP) == 0);
+  auto stopped_at = std::chrono::steady_clock::now();
+  auto e = f.wait_exit(0, 5s);
+  REQUIRE(e);
+  CHECK(e->signal == SIGKILL);
+  CHECK(std::chrono::steady_clock::now() - stopped_at < 2s);
+  // The other host answers its pings and lives.
+  CHECK_FALSE(f.wait_exit(1, 1s));
+  CHECK(f.hosts().ping(1, 1, 5000ms).size() == 1);
+}
+
+TEST_CASE("process_host: the destructor reaps a stopped host within seconds" *
+          doctest::test_suite("system")) {
+  pid_t pid = 0;
+  std::chrono::steady_clock::time_point ending;
+  {
+    host_fixture f;
+    REQUIRE(f.start(1));
+    pid = f.hosts().pid_of(0);
+    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    ending = std::chrono::steady_clock::now();
+  }
+  CHECK(std::chrono::steady_clock::now() - ending < 3s);
+  CHECK_FALSE(process_exists(pid));
+}
+
+TEST_CASE("process_host: a destructor held up by a blocking on_exit gives up after reap_timeout" *
+          doctest::test_suite("system")) {
+  std::promise<void> release;
+  ri::process_hosts::events events;
+  events.on_exit = [gate = release.get_future().share()](const ri::host_exit&) {
+    gate.wait_for(20s);
+  };
+  ri::process_host_options options;
+  options.reap_timeout = 300ms;
+  auto hosts = std::make_unique<ri::process_hosts>(ri::current_host(), events, options);
+  hosts->start(0);
+  auto ending = std::chrono::steady_clock::now();
+  hosts.reset();
+  CHECK(std::chrono::steady_clock::now() - ending < 5s);
+  // The detached I/O thread ends once its handler returns.
+  release.set_value();
 }
 
 TEST_CASE("process_host: a host of an index still running cannot start twice" *

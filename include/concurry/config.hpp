@@ -23,6 +23,15 @@
 
 namespace concurry {
 
+/// The largest message of process mode unless configured: 64 MiB.
+inline constexpr std::size_t default_max_message_size = std::size_t{64} << 20;
+/// The highest `max_message_size` allowed: 511 MiB. A Cap'n Proto Data field holds less than
+/// 512 MiB, and CAF 0.17 frames a message with a 32-bit length (it has no limit of its own and
+/// corrupts the connection past 4 GiB), so the runtime refuses anything bigger first.
+inline constexpr std::size_t largest_max_message_size = std::size_t{511} << 20;
+/// The lowest `max_message_size` allowed: 4 KiB, room for every control message.
+inline constexpr std::size_t smallest_max_message_size = std::size_t{4} << 10;
+
 /// The retry settings a pool starts from.
 struct retry_defaults {
   std::size_t num_retries = 0;                              ///< attempts = num_retries + 1
@@ -46,6 +55,17 @@ struct mode_defaults {
   concurry::load_balancing on_demand_load_balancing = concurry::load_balancing::random;
   /// Retry settings.
   retry_defaults retry;
+  /// Process and cluster modes: the largest message between the client and a worker, in bytes
+  /// (a call with its encoded arguments, or a result). A call whose message would be larger
+  /// fails with `message_too_large`, and nothing else does. Between
+  /// `smallest_max_message_size` and `largest_max_message_size`; ignored by the other modes.
+  std::size_t max_message_size = default_max_message_size;
+  /// Process mode: how long a worker host may answer nothing, pings included, before it is
+  /// killed as frozen (a stopped or wedged process) and its calls fail with `worker_died`; more
+  /// while large messages are in transfer (see `worker_builder::heartbeat_timeout`). Pings are
+  /// answered while a call runs, so a long call is no silence. Zero: never; else at least
+  /// 100 ms.
+  std::chrono::nanoseconds heartbeat_timeout = std::chrono::seconds{10};
 };
 
 /// Every default of the library. Plain data: change a copy, then `set_config` it.

@@ -41,6 +41,15 @@ public:
   using error::error;
 };
 
+/// A call's message is larger than the pool allows (`max_message_size`, 64 MiB by default):
+/// its arguments on the way to a worker in another process, or its result on the way back. The
+/// message names both sizes. Only that call fails; the worker keeps running and the pool keeps
+/// working. Thread and sync pools never serialise and never throw it.
+class message_too_large : public error {
+public:
+  using error::error;
+};
+
 /// Invalid options or registration: an unknown mode or load balancer, a worker count the mode
 /// does not allow, a mode the worker's registration does not permit.
 class config_error : public error {

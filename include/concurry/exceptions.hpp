@@ -9,7 +9,7 @@
 // The standard exceptions of <stdexcept> (logic_error, invalid_argument, domain_error,
 // length_error, out_of_range, runtime_error, range_error, overflow_error, underflow_error),
 // std::bad_alloc and concurry's own errors (error, timeout_error, cancelled_error, stopped_error,
-// config_error, codec_error, worker_died) are registered from the start.
+// config_error, codec_error, worker_died, message_too_large) are registered from the start.
 /// \file
 /// Exceptions across process boundaries: CONCURRY_EXCEPTION, concurry::remote_error, and the
 /// conversions between an exception and what crosses the wire.

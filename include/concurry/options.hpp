@@ -121,6 +121,8 @@ struct builder_settings {
   bool on_demand = false;
   bool unwrap_futures = true;
   std::size_t max_restarts = 3;
+  std::optional<std::size_t> max_message_size;
+  std::optional<std::chrono::nanoseconds> heartbeat_timeout;
   std::shared_ptr<concurry::clock> clock;
   retry_overrides retry_all;
   std::map<std::uint32_t, retry_overrides> retry_per_method;
@@ -143,6 +145,8 @@ struct builder_settings {
 /// | `max_queued_tasks` | none in sync and thread modes                       |
 /// | `on_demand`        | false                                               |
 /// | `max_restarts`     | 3 (process mode: replacements per worker)           |
+/// | `max_message_size` | 64 MiB (process mode: arguments or result of a call) |
+/// | `heartbeat_timeout`| 10 s (process mode: silence before a host is killed) |
 /// | `num_retries`      | 0 (see below)                                       |
 /// | `limits`           | none                                                |
 ///
@@ -234,6 +238,41 @@ public:
   [[nodiscard]] worker_builder max_restarts(std::size_t n) const {
     auto b = *this;
     b.s_.max_restarts = n;
+    return b;
+  }
+
+  /// Process mode: the largest message between the client and a worker, in bytes: a call with
+  /// its encoded arguments, or its result (64 MiB unless set, see config.hpp). A call whose
+  /// arguments are larger fails with `message_too_large` without being sent; a result that is
+  /// larger fails its call the same way (the worker sends the error instead). Either way the
+  /// worker and the pool go on. Throws `config_error` outside 4 KiB to 511 MiB. Other modes
+  /// never serialise and ignore it.
+  [[nodiscard]] worker_builder max_message_size(std::size_t bytes) const {
+    if (bytes < smallest_max_message_size || bytes > largest_max_message_size)
+      throw config_error{"max_message_size must be between " +
+                         std::to_string(smallest_max_message_size) + " and " +
+                         std::to_string(largest_max_message_size) + " bytes, not " +
+                         std::to_string(bytes)};
+    auto b = *this;
+    b.s_.max_message_size = bytes;
+    return b;
+  }
+
+  /// Process mode: how long a worker host may answer nothing before it is killed as frozen
+  /// (stopped with SIGSTOP, or its process wedged); its calls then fail with `worker_died`.
+  /// A ping waits behind a message in transfer, so the silence allowed grows by the time the
+  /// messages sent to the host, and one largest message back, may take at 16 MiB/s (4 s for the
+  /// default max_message_size of 64 MiB); noticing takes up to a fifth of `t` more. The host
+  /// answers pings while its worker runs a call, so a long call is no silence; a worker thread
+  /// stuck in user code is not detected. 10 s unless set; zero: never (a host stopped in a
+  /// debugger stays). Throws `config_error` for a negative value or one under 100 ms.
+  template <class Rep, class Period>
+  [[nodiscard]] worker_builder heartbeat_timeout(std::chrono::duration<Rep, Period> t) const {
+    auto ns = detail::saturated_ns(t);
+    if (ns.count() < 0 || (ns.count() > 0 && ns < std::chrono::milliseconds{100}))
+      throw config_error{"heartbeat_timeout must be zero (never) or at least 100 ms"};
+    auto b = *this;
+    b.s_.heartbeat_timeout = ns;
     return b;
   }
 
@@ -425,6 +464,8 @@ public:
     spec.on_demand = s_.on_demand;
     spec.unwrap_futures = s_.unwrap_futures;
     spec.max_restarts = s_.max_restarts;
+    spec.max_message_size = s_.max_message_size.value_or(defaults.max_message_size);
+    spec.heartbeat_timeout = s_.heartbeat_timeout.value_or(defaults.heartbeat_timeout);
     spec.max_workers = s_.max_workers.value_or(s_.on_demand ? 0 : defaults.max_workers);
     spec.load_balancing = s_.load_balancing.value_or(
         s_.on_demand ? defaults.on_demand_load_balancing : defaults.load_balancing);

@@ -73,6 +73,10 @@ struct ConstructWorker {
   workerType @2 :Text;
   # E(std::tuple<constructor argument types...>).
   arguments @3 :Data;
+  # The largest message the host may send, in bytes (the pool's max_message_size): a result
+  # whose FromHost message would be larger is answered with an error instead
+  # (concurry::message_too_large). 0, as a client that predates the field sends: 64 MiB.
+  maxMessageSize @4 :UInt64;
 }
 
 # One call of a method of the worker; answered by exactly one `result` or `error` with its callId.

@@ -70,6 +70,18 @@ struct process_host_options {
   int stderr_fd = 2;
   /// After a terminate(), how long a child has before SIGKILL.
   std::chrono::milliseconds kill_grace{1000};
+  /// After a shutdown(), how long a child has to exit before SIGKILL (a stopped or frozen host
+  /// never reads the request).
+  std::chrono::milliseconds shutdown_grace{2000};
+  /// How long a connected host may answer nothing, neither a ping nor anything else, before it
+  /// is killed with SIGKILL as frozen (stopped with SIGSTOP, or its process wedged); zero:
+  /// never. A host answers pings while its worker runs a call, so a long call is no silence.
+  /// Silence counts once what was sent to the host could have arrived (see
+  /// actors::worst_transfer_time); allow for a large message from the host in this value.
+  std::chrono::nanoseconds heartbeat_timeout{std::chrono::seconds{10}};
+  /// How long the destructor waits for the hosts it killed to be reaped. Past it, it logs an
+  /// error and leaves the rest of the reaping to the I/O thread, detached, instead of hanging.
+  std::chrono::milliseconds reap_timeout{5000};
 };
 
 /// The worker host processes of one client (one pool later): starts them, forwards their output,
@@ -78,12 +90,16 @@ struct process_host_options {
 /// Hosts are known by a worker index chosen by the caller; at most one process per index runs
 /// at a time (a new one may start once the previous one was reaped).
 ///
-/// Does not: restart hosts on its own (its owner decides, see start_async), or notice a host that
-/// is alive but frozen (SIGSTOP); that needs the middleman's heartbeat.
+/// A connected host that leaves pings unanswered for `heartbeat_timeout` is killed with SIGKILL
+/// (on_silent, then on_lost and on_exit follow).
+///
+/// Does not: restart hosts on its own (its owner decides, see start_async), or watch a host
+/// before its hello (its starter bounds that wait).
 class process_hosts {
 public:
   /// Called on threads of this object or of the actor system; must not block, and must not call
-  /// back into this object's destructor. None runs once the destructor has returned.
+  /// back into this object's destructor. None starts once the destructor has returned (one that
+  /// blocked the destructor past `reap_timeout` may still be running then).
   struct events {
     /// A started host connected and said hello with the secret.
     std::function<void(const actors::host_identity&)> on_hello;
@@ -97,6 +113,9 @@ public:
     std::function<void(const actors::host_identity&, std::vector<char> from_host_bytes)> on_message;
     /// A start_async() could not start its host (the reason), on the I/O thread.
     std::function<void(int worker, const std::string& why)> on_start_failed;
+    /// A connected host answered nothing for `heartbeat_timeout`. It is killed with SIGKILL
+    /// right after this returns; on_lost and on_exit follow.
+    std::function<void(const actors::host_identity&)> on_silent;
   };
 
   /// Opens the listener on 127.0.0.1 in `host`'s actor system (which must outlive this object)
@@ -108,7 +127,10 @@ public:
                 process_host_options options = {});
   process_hosts(const process_hosts&) = delete;
   process_hosts& operator=(const process_hosts&) = delete;
-  /// Kills every host still running with SIGKILL, reaps it, and flushes its output.
+  /// Kills every host still running with SIGKILL, reaps it, and flushes its output. Returns
+  /// within `reap_timeout` (plus the listener's own bounded stop): a host that cannot be reaped
+  /// by then (a process stuck in the kernel) is logged and left to the detached I/O thread,
+  /// which calls no event handler any more.
   ~process_hosts();
 
   /// Starts the host of `worker` and returns its pid; its hello follows through on_hello.
@@ -121,7 +143,9 @@ public:
   /// handler (this is how a pool replaces a host from on_exit).
   void start_async(int worker);
 
-  /// Asks the host of `worker` to exit cleanly; false when it is not connected.
+  /// Asks the host of `worker` to exit cleanly; false when it is not connected. A host that
+  /// still runs `shutdown_grace` later (stopped, frozen, or not connected) is killed with
+  /// SIGKILL.
   bool shutdown(int worker);
 
   /// Sends the bytes of a call.capnp ToHost message (net::encode) to the host of `worker`;
@@ -130,7 +154,8 @@ public:
   /// on_exit, never by an answer: the caller fails its calls in flight to that host then.
   bool send(int worker, std::vector<char> to_host_bytes);
 
-  /// SIGTERM now, SIGKILL after `kill_grace` unless it exited; false when it is not running.
+  /// SIGTERM now (and SIGCONT, so that a stopped host can act on it), SIGKILL after
+  /// `kill_grace` unless it exited; false when it is not running.
   bool terminate(int worker);
   /// SIGKILL now; false when it is not running.
   bool kill(int worker);

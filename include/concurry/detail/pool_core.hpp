@@ -48,6 +48,10 @@ struct pool_spec {
   std::vector<std::string> method_names;
   /// Process mode: how many times each worker is replaced after its process died.
   std::size_t max_restarts = 3;
+  /// Process mode: the largest message to or from a worker, in bytes.
+  std::size_t max_message_size = std::size_t{64} << 20;
+  /// Process mode: the silence after which a worker host is killed as frozen; zero: never.
+  std::chrono::nanoseconds heartbeat_timeout = std::chrono::seconds{10};
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.
