@@ -356,3 +356,35 @@ TEST_CASE("a call whose worker dies is retried on a live worker when retries are
   CHECK(now.size() == 2);
   CHECK((now.count(first) + now.count(second)) == 1);
 }
+
+TEST_CASE("a process pool destroyed while it replaces a worker ends cleanly, children and all") {
+  for (int round = 0; round < 5; ++round) {
+    int victim = 0;
+    int survivor = 0;
+    concurry::future<int> waiting;
+    {
+      auto pool = cruncher::options().mode(concurry::mode::process).max_workers(2).init(0);
+      victim = pool.call(&cruncher::pid).result(30s);
+      survivor = pool.call(&cruncher::pid).result(30s);
+      REQUIRE(::kill(victim, SIGKILL) == 0);
+      // Sleep a little longer each round, so the end meets the replacement at different stages.
+      std::this_thread::sleep_for(std::chrono::milliseconds{round * 15});
+      waiting = pool.call(&cruncher::sleep_ms, 5000);
+    }
+    // The call either ran before the end or failed; it never waits forever.
+    CHECK(waiting.wait_for(5s));
+    CHECK(eventually([&] { return ::kill(survivor, 0) != 0; }));
+  }
+}
+
+TEST_CASE("a stop while a worker is being replaced lets its queued calls run on the replacement") {
+  auto pool = cruncher::options().mode(concurry::mode::process).max_workers(1).init(3);
+  auto victim = pool.call(&cruncher::pid).result(30s);
+  auto running = pool.call(&cruncher::sleep_ms, 3000);
+  auto queued = pool.call(&cruncher::add, 1);
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  CHECK_THROWS_AS(running.result(10s), concurry::worker_died);
+  pool.stop(20s);
+  CHECK(queued.result(1s) == 4);
+}
