@@ -641,9 +641,14 @@ void process_pool::on_message(const actors::host_identity& who, std::vector<char
   try {
     message = net::decode_from_host(bytes);
   } catch (const std::exception& e) {
-    // NOTE: the call it answered cannot be known; it fails when the host ends.
+    // The call it answered cannot be known, and a host that sends such bytes cannot be
+    // trusted with the next: it is killed, its calls fail with worker_died (or retry), and the
+    // worker is replaced.
     actors::logger("pool")->error(
         "undecodable message from a worker host worker={} error={}", who.worker, e.what());
+    if (hosts_->pid_of(who.worker) == who.pid)
+      worker.died(std::string{"it sent a malformed message ("} + e.what() + ") and was killed",
+                  false);
     return;
   }
   if (auto* built = std::get_if<net::worker_constructed>(&message))

@@ -30,6 +30,19 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// A type whose codec reads more than it writes: its bytes arrive malformed in the client.
+struct lopsided {
+  std::int64_t value = 0;
+};
+void concurry_encode(concurry::encoder& e, const lopsided& l) {
+  e.write(l.value);
+}
+void concurry_decode(concurry::decoder& d, lopsided& l) {
+  std::int64_t more = 0;
+  d.read(l.value);
+  d.read(more);
+}
+
 class cruncher : public concurry::worker<cruncher> {
 public:
   explicit cruncher(int base) : base_{base} {}
@@ -60,6 +73,7 @@ public:
     }
     return static_cast<int>(::getpid());
   }
+  lopsided make_lopsided(int n) { return lopsided{n}; }
   int crash(int how) {
     if (how == 1) {
       volatile int* null = nullptr;
@@ -83,7 +97,8 @@ CONCURRY_WORKER(cruncher,
                 sleep_ms,
                 crash,
                 flaky,
-                crash_once)
+                crash_once,
+                make_lopsided)
 
 class refuses : public concurry::worker<refuses> {
 public:
@@ -387,4 +402,12 @@ TEST_CASE("a stop while a worker is being replaced lets its queued calls run on 
   CHECK_THROWS_AS(running.result(10s), concurry::worker_died);
   pool.stop(20s);
   CHECK(queued.result(1s) == 4);
+}
+
+TEST_CASE("a result whose bytes do not decode fails that call with codec_error, nothing else") {
+  auto pool = cruncher::options().mode(concurry::mode::process).max_workers(1).init(0);
+  auto pid = pool.call(&cruncher::pid).result(30s);
+  CHECK_THROWS_AS(pool.call(&cruncher::make_lopsided, 3).result(30s), concurry::codec_error);
+  CHECK(pool.call(&cruncher::pid).result(30s) == pid);
+  CHECK(pool.stats().restarts == 0);
 }
