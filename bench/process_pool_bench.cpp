@@ -82,6 +82,8 @@ constexpr std::string_view caf_child_flag = "--caf-peer-child";
 struct bench_config {
   bool quick = false;
   bool python = true;
+  /// Runs only the peer of this name (concurry, floor, caf, caf-defaults, python); empty: all.
+  std::string only;
   std::size_t seq_warmup = 1'000;
   std::size_t seq_calls = 10'000;
   std::size_t pipe_warmup = 10'000;
@@ -1034,7 +1036,8 @@ std::string grouped(double v) {
   return out;
 }
 
-void print_table(const std::vector<peer_figures>& rows, const peer_figures& concurry) {
+/// `concurry` is null when concurry was not measured.
+void print_table(const std::vector<peer_figures>& rows, const peer_figures* concurry) {
   const std::string rule(118, '-');
   std::printf("\n%s\n", rule.c_str());
   std::printf("%-44s | %11s | %11s | %17s | %10s | %10s\n",
@@ -1052,9 +1055,9 @@ void print_table(const std::vector<peer_figures>& rows, const peer_figures& conc
       continue;
     }
     std::string pipe_ratio = "n/a", p50_ratio = "n/a";
-    if (concurry.measured) {
-      pipe_ratio = fixed(concurry.pipelined_calls_per_s / r.pipelined_calls_per_s, 2);
-      p50_ratio = fixed(concurry.seq_p50_us / r.seq_p50_us, 2);
+    if (concurry) {
+      pipe_ratio = fixed(concurry->pipelined_calls_per_s / r.pipelined_calls_per_s, 2);
+      p50_ratio = fixed(concurry->seq_p50_us / r.seq_p50_us, 2);
     }
     std::printf("%-44s | %11s | %11s | %17s | %10s | %10s\n",
                 name.c_str(),
@@ -1094,7 +1097,12 @@ void print_verdict(const char* what, double ratio, bool measured, bool at_least,
 }
 
 void print_verdicts(const std::vector<peer_figures>& rows, bool python_ran) {
-  const peer_figures& c = rows.front();
+  const auto* concurry = find_row(rows, "concurry");
+  if (!concurry) {
+    std::printf("target: all SKIPPED (concurry not measured)\n");
+    return;
+  }
+  const peer_figures& c = *concurry;
   const auto* caf = find_row(rows, "CAF remote request, concurry's");
   const auto* python = find_row(rows, "Python");
   const auto* floor = find_row(rows, "floor");
@@ -1163,9 +1171,17 @@ private:
 };
 
 void print_usage() {
-  std::printf("usage: process_pool_bench [--quick] [--no-python]\n"
-              "  --quick      fewer calls, for a CI smoke run\n"
-              "  --no-python  skip Python's ProcessPoolExecutor\n");
+  std::printf("usage: process_pool_bench [--quick] [--no-python] [--only <peer>]\n"
+              "  --quick        fewer calls, for a CI smoke run\n"
+              "  --no-python    skip Python's ProcessPoolExecutor\n"
+              "  --only <peer>  run one peer: concurry, floor, caf, caf-defaults or python\n");
+}
+
+bool is_peer_name(std::string_view name) {
+  for (std::string_view known : {"concurry", "floor", "caf", "caf-defaults", "python"})
+    if (name == known)
+      return true;
+  return false;
 }
 
 } // namespace
@@ -1179,12 +1195,15 @@ int main(int argc, char** argv) try {
 
   bench_config cfg;
   bool python = true;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--quick") {
       cfg = quick_config();
     } else if (arg == "--no-python") {
       python = false;
+    } else if (arg == "--only" && i + 1 < argc && is_peer_name(argv[i + 1])) {
+      only = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       print_usage();
       return 0;
@@ -1194,7 +1213,8 @@ int main(int argc, char** argv) try {
       return 2;
     }
   }
-  cfg.python = python;
+  cfg.python = python && (only.empty() || only == "python");
+  cfg.only = only;
   watchdog guard{cfg.hard_limit};
 
   std::printf("process_pool_bench: concurry %s, %u hardware threads%s\n"
@@ -1212,15 +1232,20 @@ int main(int argc, char** argv) try {
 
   const auto start = clock_type::now();
   std::vector<peer_figures> rows;
-  rows.push_back(bench_concurry(cfg));
-  rows.push_back(bench_socketpair(cfg));
-  rows.push_back(bench_caf(cfg, caf_settings::concurry));
-  rows.push_back(bench_caf(cfg, caf_settings::defaults));
+  auto wanted = [&](std::string_view peer) { return cfg.only.empty() || cfg.only == peer; };
+  if (wanted("concurry"))
+    rows.push_back(bench_concurry(cfg));
+  if (wanted("floor"))
+    rows.push_back(bench_socketpair(cfg));
+  if (wanted("caf"))
+    rows.push_back(bench_caf(cfg, caf_settings::concurry));
+  if (wanted("caf-defaults"))
+    rows.push_back(bench_caf(cfg, caf_settings::defaults));
   if (cfg.python)
     rows.push_back(bench_python(cfg));
   const auto seconds = std::chrono::duration<double>(clock_type::now() - start).count();
 
-  print_table(rows, rows.front());
+  print_table(rows, find_row(rows, "concurry"));
   std::printf("\n");
   print_verdicts(rows, cfg.python);
   std::printf("\ntotal %.1f s\n", seconds);
