@@ -92,7 +92,7 @@ public:
   }
 
   void constructed(const std::optional<exception_info>& failure) {
-    std::deque<detail::call_node*> ready;
+    std::deque<detail::call_node*> failed;
     {
       std::lock_guard lock{mutex_};
       if (phase_ != phase::starting)
@@ -100,21 +100,19 @@ public:
       if (failure) {
         ctor_error_ = rebuild_exception(*failure);
         phase_ = phase::ended;
+        failed.swap(pending_);
       } else {
+        // NOTE: the waiting calls stay in pending_: once built_ is notified, init() returns
+        // and new calls may queue behind them at once.
         phase_ = phase::ready;
       }
-      ready.swap(pending_);
     }
     built_.notify_all();
     if (failure) {
-      fail_all(ready, ctor_error_);
+      fail_all(failed, ctor_error_);
       return;
     }
-    {
-      std::lock_guard lock{mutex_};
-      pending_.swap(ready); // sent in order as room allows
-    }
-    send_waiting();
+    send_waiting(); // in order, as room allows
   }
 
   void result(std::uint64_t id, const std::vector<std::byte>& value) {
