@@ -56,7 +56,8 @@ public:
     /// The connection to an accepted host dropped.
     std::function<void(const host_identity&)> on_lost;
     /// A connected host sent the bytes of a call.capnp FromHost message (not decoded here: they
-    /// are untrusted). One at a time, in the order each host sent them.
+    /// are untrusted). One at a time, in the order each host sent them, on the middleman's
+    /// thread (which carries every host's messages: keep it short).
     std::function<void(const host_identity&, std::vector<char> from_host_bytes)> on_message;
     /// A connected host was silent for the heartbeat's timeout. Reported once per connection;
     /// the host stays connected until the caller ends it.

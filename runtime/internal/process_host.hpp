@@ -108,8 +108,8 @@ public:
     /// A host was reaped. Its output written before the exit has been forwarded.
     std::function<void(const host_exit&)> on_exit;
     /// A connected host sent the bytes of a call.capnp FromHost message (untrusted; decode
-    /// with net::decode_from_host). Called on a scheduler thread, one at a time, in the order
-    /// each host sent them.
+    /// with net::decode_from_host). Called on the middleman's thread, one at a time, in the
+    /// order each host sent them; it carries every host's messages, so keep this short.
     std::function<void(const actors::host_identity&, std::vector<char> from_host_bytes)> on_message;
     /// A start_async() could not start its host (the reason), on the I/O thread.
     std::function<void(int worker, const std::string& why)> on_start_failed;
