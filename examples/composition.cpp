@@ -41,6 +41,7 @@ class coordinator_worker : public concurry::worker<coordinator_worker> {
 public:
   explicit coordinator_worker(int compute_workers)
       : compute_pool_{compute_worker::options()
+                          .mode(concurry::mode::process) // CPU-bound: child processes
                           .max_workers(static_cast<std::size_t>(compute_workers))
                           .init()} {}
 
@@ -127,7 +128,7 @@ CONCURRY_WORKER(storer, (), store)
 void pipeline() {
   std::latch ready{1};
   auto fetcher_pool = fetcher::options().max_workers(10).init(&ready);
-  auto processor_pool = processor::options().max_workers(4).init();
+  auto processor_pool = processor::options().mode(concurry::mode::process).max_workers(4).init();
   auto storer_pool = storer::options().max_workers(5).init();
 
   // Each stage takes the future of the one before; nothing here waits for a result.
