@@ -19,6 +19,7 @@
 // Usage: process_pool_bench [--quick] [--no-python]
 
 #include "actors/actor_host.hpp"
+#include "peer_measure.hpp"
 
 #include <concurry/concurry.hpp>
 
@@ -39,21 +40,17 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -70,8 +67,17 @@ CONCURRY_WORKER(bench_worker, (), increment)
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using peer_measure::clock_type;
+using peer_measure::find_row;
+using peer_measure::fixed;
+using peer_measure::grouped;
+using peer_measure::guarded;
+using peer_measure::measure_peer;
+using peer_measure::peer_figures;
+
+/// Decimals of the microsecond figures this benchmark prints.
+constexpr int us_decimals = 1;
 
 /// The argument that makes this binary a child of the CAF peer.
 constexpr std::string_view caf_child_flag = "--caf-peer-child";
@@ -84,17 +90,18 @@ struct bench_config {
   bool python = true;
   /// Runs only the peer of this name (concurry, floor, caf, caf-defaults, python); empty: all.
   std::string only;
-  std::size_t seq_warmup = 1'000;
-  std::size_t seq_calls = 10'000;
-  std::size_t pipe_warmup = 10'000;
-  std::size_t pipe_calls = 100'000;
-  std::size_t window = 1'000;
-  std::size_t repeats = 3;
+  peer_measure::measure_config measure{.method = "increment",
+                                       .seq_warmup = 1'000,
+                                       .seq_calls = 10'000,
+                                       .pipe_warmup = 10'000,
+                                       .pipe_calls = 100'000,
+                                       .window = 1'000,
+                                       .repeats = 3,
+                                       .seq_check_every = 128,
+                                       .phase_limit = std::chrono::seconds{15}};
   std::size_t python_seq_warmup = 500;
   std::size_t python_seq_calls = 5'000;
   std::size_t python_pipe_calls = 20'000;
-  // A phase past its limit is cut short and marked, so one slow peer cannot eat the run.
-  std::chrono::seconds phase_limit{15};
   std::chrono::seconds python_limit{60};
   // Past this the process kills its children and ends (exit 3): a hung peer must not hang CI.
   std::chrono::seconds hard_limit{300};
@@ -103,55 +110,18 @@ struct bench_config {
 bench_config quick_config() {
   bench_config c;
   c.quick = true;
-  c.seq_warmup = 100;
-  c.seq_calls = 1'000;
-  c.pipe_warmup = 2'000;
-  c.pipe_calls = 10'000;
-  c.repeats = 1;
+  c.measure.seq_warmup = 100;
+  c.measure.seq_calls = 1'000;
+  c.measure.pipe_warmup = 2'000;
+  c.measure.pipe_calls = 10'000;
+  c.measure.repeats = 1;
   c.python_seq_warmup = 100;
   c.python_seq_calls = 500;
   c.python_pipe_calls = 2'000;
-  c.phase_limit = std::chrono::seconds{3};
+  c.measure.phase_limit = std::chrono::seconds{3};
   c.python_limit = std::chrono::seconds{10};
   c.hard_limit = std::chrono::seconds{50};
   return c;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Results
-
-struct peer_figures {
-  std::string name;
-  bool measured = false;
-  double seq_p50_us = NAN;
-  double seq_p99_us = NAN;
-  double pipelined_calls_per_s = NAN;
-  std::vector<double> runs;
-  bool truncated = false;
-  std::string failure; ///< what went wrong when not measured
-};
-
-/// Nearest-rank percentile of sorted values (python_processpool.py uses the same definition).
-double percentile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty())
-    return NAN;
-  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  rank = std::clamp<std::size_t>(rank, 1, sorted.size());
-  return sorted[rank - 1];
-}
-
-double median(std::vector<double> values) {
-  if (values.empty())
-    return NAN;
-  std::sort(values.begin(), values.end());
-  const auto n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-void check_result(const std::string& name, int x, int value) {
-  if (value != x + 1)
-    throw std::runtime_error(name + ": increment(" + std::to_string(x) + ") returned " +
-                             std::to_string(value));
 }
 
 std::string system_error_text(const char* what) {
@@ -336,155 +306,14 @@ std::optional<std::string> read_line(int fd, std::chrono::milliseconds timeout) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// The two measurements, generic over a peer: `submit(int) -> F` starts a call and `get(F&) -> int`
-// waits for its result.
-
-struct sequential_figures {
-  double p50_us = NAN;
-  double p99_us = NAN;
-  bool truncated = false;
-};
-
-sequential_figures summarize(std::vector<double> latencies_us, bool truncated) {
-  std::sort(latencies_us.begin(), latencies_us.end());
-  return {percentile(latencies_us, 0.50), percentile(latencies_us, 0.99), truncated};
-}
-
-/// Round trips one at a time: `warmup` untimed calls, then up to `calls` timed ones (fewer when
-/// `deadline` passes).
-template <class Submit, class Get>
-sequential_figures measure_sequential(const std::string& name,
-                                      Submit& submit,
-                                      Get& get,
-                                      std::size_t warmup,
-                                      std::size_t calls,
-                                      clock_type::time_point deadline) {
-  for (std::size_t i = 0; i < warmup; ++i) {
-    const int x = static_cast<int>(i);
-    auto f = submit(x);
-    check_result(name, x, get(f));
-  }
-  std::vector<double> latencies;
-  latencies.reserve(calls);
-  bool truncated = false;
-  for (std::size_t i = 0; i < calls; ++i) {
-    // Reading the clock for the deadline only now and then keeps it out of most round trips.
-    if (i % 128 == 0 && clock_type::now() > deadline) {
-      truncated = true;
-      break;
-    }
-    const int x = static_cast<int>(i);
-    const auto start = clock_type::now();
-    auto f = submit(x);
-    const int value = get(f);
-    const auto stop = clock_type::now();
-    check_result(name, x, value);
-    latencies.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
-  }
-  return summarize(std::move(latencies), truncated);
-}
-
-struct pipelined_figures {
-  double calls_per_s = NAN;
-  bool truncated = false;
-};
-
-/// One sliding-window run: `window` calls are submitted, then each time the oldest completes
-/// (waited on) one more is submitted, until `calls` were made or `deadline` passed.
-template <class Submit, class Get>
-pipelined_figures measure_pipelined(const std::string& name,
-                                    Submit& submit,
-                                    Get& get,
-                                    std::size_t calls,
-                                    std::size_t window,
-                                    clock_type::time_point deadline) {
-  using future_type = std::invoke_result_t<Submit&, int>;
-  std::vector<std::optional<future_type>> ring(window);
-  std::size_t submitted = 0;
-  std::size_t completed = 0;
-  bool truncated = false;
-  const auto start = clock_type::now();
-  for (; submitted < std::min(window, calls); ++submitted)
-    ring[submitted].emplace(submit(static_cast<int>(submitted)));
-  // Call n lives in slot n % window: the oldest call's slot is where the next one goes.
-  while (completed < submitted) {
-    auto& slot = ring[completed % window];
-    check_result(name, static_cast<int>(completed), get(*slot));
-    ++completed;
-    if (submitted < calls && !truncated) {
-      if (submitted % 1024 == 0 && clock_type::now() > deadline) {
-        truncated = true;
-      } else {
-        slot.emplace(submit(static_cast<int>(submitted)));
-        ++submitted;
-      }
-    }
-  }
-  const auto seconds = std::chrono::duration<double>(clock_type::now() - start).count();
-  return {static_cast<double>(completed) / seconds, truncated};
-}
-
-void print_progress(const peer_figures& f, const char* label = "") {
-  std::printf(
-      "  %sseq p50 %.1f us, p99 %.1f us; pipelined runs:", label, f.seq_p50_us, f.seq_p99_us);
-  for (double r : f.runs)
-    std::printf(" %.0f", r);
-  std::printf(" calls/s%s\n", f.truncated ? " (cut short by the time limit)" : "");
-  std::fflush(stdout);
-}
-
-/// Both measurements of one peer whose calls fit submit/get, with the pipelined run repeated
-/// and its median taken.
-template <class Submit, class Get>
-peer_figures measure_peer(std::string name, const bench_config& cfg, Submit submit, Get get) {
-  peer_figures out;
-  out.name = std::move(name);
-  const auto seq = measure_sequential(
-      out.name, submit, get, cfg.seq_warmup, cfg.seq_calls, clock_type::now() + cfg.phase_limit);
-  out.seq_p50_us = seq.p50_us;
-  out.seq_p99_us = seq.p99_us;
-  out.truncated = seq.truncated;
-  // An untimed run first, so that every part of the peer is up and its buffers warm.
-  measure_pipelined(
-      out.name, submit, get, cfg.pipe_warmup, cfg.window, clock_type::now() + cfg.phase_limit);
-  for (std::size_t r = 0; r < cfg.repeats; ++r) {
-    const auto run = measure_pipelined(
-        out.name, submit, get, cfg.pipe_calls, cfg.window, clock_type::now() + cfg.phase_limit);
-    out.runs.push_back(run.calls_per_s);
-    out.truncated = out.truncated || run.truncated;
-  }
-  out.pipelined_calls_per_s = median(out.runs);
-  out.measured = true;
-  return out;
-}
-
-/// Runs `body` (which measures one peer); an exception becomes a row that says what failed.
-peer_figures guarded(const std::string& name, const std::function<peer_figures()>& body) {
-  std::printf("running %s ...\n", name.c_str());
-  std::fflush(stdout);
-  try {
-    auto out = body();
-    print_progress(out);
-    return out;
-  } catch (const std::exception& e) {
-    std::printf("  FAILED: %s\n", e.what());
-    std::fflush(stdout);
-    peer_figures out;
-    out.name = name;
-    out.failure = e.what();
-    return out;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // concurry
 
 peer_figures bench_concurry(const bench_config& cfg) {
-  return guarded("concurry process pool (2)", [&] {
+  return guarded("concurry process pool (2)", us_decimals, [&] {
     auto pool = bench_worker::options().mode(concurry::mode::process).max_workers(2).init();
     auto submit = [&pool](int x) { return pool.call(&bench_worker::increment, x); };
     auto get = [](concurry::future<int>& f) { return f.result(); };
-    auto figures = measure_peer("concurry process pool (2)", cfg, submit, get);
+    auto figures = measure_peer("concurry process pool (2)", cfg.measure, submit, get);
     pool.stop();
     return figures;
   });
@@ -599,7 +428,7 @@ private:
 
 peer_figures bench_socketpair(const bench_config& cfg) {
   const std::string name = "floor: socketpair ping-pong (1 child)";
-  return guarded(name, [&] {
+  return guarded(name, us_decimals, [&] {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
       throw std::runtime_error(system_error_text("socketpair"));
@@ -621,7 +450,7 @@ peer_figures bench_socketpair(const bench_config& cfg) {
     auto client = std::make_unique<socket_client>(mine.get());
     auto submit = [&](int x) { return client->submit(x); };
     auto get = [&](int& x) { return client->get(x); };
-    auto figures = measure_peer(name, cfg, submit, get);
+    auto figures = measure_peer(name, cfg.measure, submit, get);
     mine.reset(); // the child reads end of file and exits
     if (!child.end())
       throw std::runtime_error("the socketpair child did not exit cleanly");
@@ -826,7 +655,7 @@ std::shared_ptr<request_run> drive_requests(caf::actor_system& system,
 /// CAF from a blocking caller (a scoped_actor), as a concurry user waits on result() and keeps
 /// futures in a window.
 peer_figures measure_caf_blocking(const std::string& name,
-                                  const bench_config& cfg,
+                                  const peer_measure::measure_config& cfg,
                                   caf::actor_system& system,
                                   const std::vector<caf::actor>& targets) {
   caf::scoped_actor self{system};
@@ -845,13 +674,13 @@ peer_figures measure_caf_blocking(const std::string& name,
 
 /// CAF from an event-based actor: no thread blocks anywhere.
 peer_figures measure_caf_scheduled(const std::string& name,
-                                   const bench_config& cfg,
+                                   const peer_measure::measure_config& cfg,
                                    caf::actor_system& system,
                                    const std::vector<caf::actor>& targets) {
   peer_figures out;
   out.name = name;
   auto one = drive_requests(system, targets, cfg.seq_calls, 1, cfg.phase_limit);
-  const auto seq = summarize(one->latencies_us, one->truncated);
+  const auto seq = peer_measure::summarize(one->latencies_us, one->truncated);
   out.seq_p50_us = seq.p50_us;
   out.seq_p99_us = seq.p99_us;
   out.truncated = seq.truncated;
@@ -862,7 +691,7 @@ peer_figures measure_caf_scheduled(const std::string& name,
     out.runs.push_back(static_cast<double>(run->completed) / seconds);
     out.truncated = out.truncated || run->truncated;
   }
-  out.pipelined_calls_per_s = median(out.runs);
+  out.pipelined_calls_per_s = peer_measure::median(out.runs);
   out.measured = true;
   return out;
 }
@@ -873,7 +702,7 @@ peer_figures bench_caf(const bench_config& cfg, caf_settings settings) {
   const std::string name = std::string{"CAF remote request, "} +
                            (settings == caf_settings::concurry ? "concurry's" : "CAF's default") +
                            " settings";
-  return guarded(name, [&] {
+  return guarded(name, us_decimals, [&] {
     caf_system system{settings, 0};
     std::vector<caf_child> children;
     children.push_back(start_caf_child(system.get(), settings));
@@ -889,10 +718,10 @@ peer_figures bench_caf(const bench_config& cfg, caf_settings settings) {
         system.get().scheduler().num_workers(),
         caf::get_or(config, "middleman.workers", caf::defaults::middleman::workers));
 
-    const auto blocking = measure_caf_blocking(name, cfg, system.get(), targets);
-    print_progress(blocking, "from a scoped_actor: ");
-    const auto scheduled = measure_caf_scheduled(name, cfg, system.get(), targets);
-    print_progress(scheduled, "from an event-based actor: ");
+    const auto blocking = measure_caf_blocking(name, cfg.measure, system.get(), targets);
+    peer_measure::print_progress(blocking, us_decimals, "from a scoped_actor: ");
+    const auto scheduled = measure_caf_scheduled(name, cfg.measure, system.get(), targets);
+    peer_measure::print_progress(scheduled, us_decimals, "from an event-based actor: ");
     auto out = blocking.seq_p50_us <= scheduled.seq_p50_us ? blocking : scheduled;
     const auto& faster =
         blocking.pipelined_calls_per_s >= scheduled.pipelined_calls_per_s ? blocking : scheduled;
@@ -916,51 +745,9 @@ peer_figures bench_caf(const bench_config& cfg, caf_settings settings) {
 // ---------------------------------------------------------------------------------------------
 // The peer: Python's ProcessPoolExecutor
 
-/// Parses the "result key=value ..." line of python_processpool.py.
-std::optional<peer_figures> parse_python_line(std::string_view line) {
-  constexpr std::string_view prefix = "result ";
-  if (line.substr(0, prefix.size()) != prefix)
-    return std::nullopt;
-  line.remove_prefix(prefix.size());
-  peer_figures out;
-  int found = 0;
-  while (!line.empty()) {
-    const auto end = std::min(line.find(' '), line.size());
-    const auto field = line.substr(0, end);
-    line.remove_prefix(std::min(end + 1, line.size()));
-    const auto eq = field.find('=');
-    if (eq == std::string_view::npos)
-      continue;
-    const auto key = field.substr(0, eq);
-    const std::string value{field.substr(eq + 1)};
-    if (key == "seq_p50_us") {
-      out.seq_p50_us = std::stod(value);
-      ++found;
-    } else if (key == "seq_p99_us") {
-      out.seq_p99_us = std::stod(value);
-      ++found;
-    } else if (key == "pipelined_calls_per_s") {
-      out.pipelined_calls_per_s = std::stod(value);
-      ++found;
-    } else if (key == "truncated") {
-      out.truncated = value != "0";
-    } else if (key == "runs") {
-      for (std::size_t pos = 0; pos < value.size();) {
-        const auto comma = std::min(value.find(',', pos), value.size());
-        out.runs.push_back(std::stod(value.substr(pos, comma - pos)));
-        pos = comma + 1;
-      }
-    }
-  }
-  if (found != 3)
-    return std::nullopt;
-  out.measured = true;
-  return out;
-}
-
 peer_figures bench_python(const bench_config& cfg) {
   const std::string name = "Python ProcessPoolExecutor (2)";
-  return guarded(name, [&] {
+  return guarded(name, us_decimals, [&] {
     const std::string python = find_in_path("python3");
     if (python.empty())
       throw std::runtime_error("python3 is not on PATH");
@@ -978,9 +765,9 @@ peer_figures bench_python(const bench_config& cfg) {
                               "--pipe-calls",
                               std::to_string(cfg.python_pipe_calls),
                               "--window",
-                              std::to_string(cfg.window),
+                              std::to_string(cfg.measure.window),
                               "--repeats",
-                              std::to_string(cfg.repeats),
+                              std::to_string(cfg.measure.repeats),
                               "--time-limit",
                               std::to_string(cfg.python_limit.count())},
                              in_read.get(),
@@ -997,7 +784,7 @@ peer_figures bench_python(const bench_config& cfg) {
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()));
       if (!line)
         break;
-      if (auto parsed = parse_python_line(*line))
+      if (auto parsed = peer_measure::parse_result_line(*line))
         figures = std::move(parsed);
       else
         std::printf("  python: %s\n", line->c_str());
@@ -1013,28 +800,6 @@ peer_figures bench_python(const bench_config& cfg) {
 
 // ---------------------------------------------------------------------------------------------
 // Output
-
-std::string fixed(double v, int decimals) {
-  if (std::isnan(v))
-    return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-/// A whole number with thousands separators: 1234567 -> "1,234,567".
-std::string grouped(double v) {
-  if (std::isnan(v))
-    return "n/a";
-  std::string digits = std::to_string(static_cast<long long>(std::llround(v)));
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 /// `concurry` is null when concurry was not measured.
 void print_table(const std::vector<peer_figures>& rows, const peer_figures* concurry) {
@@ -1070,13 +835,6 @@ void print_table(const std::vector<peer_figures>& rows, const peer_figures* conc
   std::printf("%s\n", rule.c_str());
   std::printf("c / pipe: concurry's pipelined calls/s / this row's; c / p50: concurry's p50 / this "
               "row's.\n* = cut short by the time limit.\n");
-}
-
-const peer_figures* find_row(const std::vector<peer_figures>& rows, std::string_view prefix) {
-  for (const auto& r : rows)
-    if (r.measured && std::string_view{r.name}.substr(0, prefix.size()) == prefix)
-      return &r;
-  return nullptr;
 }
 
 /// Prints "target: <what> <op> <bound>: PASS/FAIL (<ratio>)"; SKIPPED when a side is missing.
@@ -1133,43 +891,6 @@ void print_verdicts(const std::vector<peer_figures>& rows, bool python_ran) {
                 c.pipelined_calls_per_s / floor->pipelined_calls_per_s);
 }
 
-/// Kills the children and ends the process when the benchmark overruns its time.
-class watchdog {
-public:
-  explicit watchdog(std::chrono::seconds limit) : thread_{[this, limit] { guard(limit); }} {}
-  watchdog(const watchdog&) = delete;
-  watchdog& operator=(const watchdog&) = delete;
-  ~watchdog() {
-    {
-      std::lock_guard lock{mutex_};
-      done_ = true;
-    }
-    done_cv_.notify_one();
-    thread_.join();
-  }
-
-private:
-  void guard(std::chrono::seconds limit) {
-    std::unique_lock lock{mutex_};
-    if (done_cv_.wait_for(lock, limit, [this] { return done_; }))
-      return;
-    std::fprintf(stderr,
-                 "process_pool_bench: still running after %lld s; a peer hangs. Aborting.\n",
-                 static_cast<long long>(limit.count()));
-    // Children not in the list (concurry's worker hosts, Python's workers) die with their
-    // parent through PR_SET_PDEATHSIG.
-    kill_live_children();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(3);
-  }
-
-  std::mutex mutex_;
-  std::condition_variable done_cv_;
-  bool done_ = false;
-  std::thread thread_; // last: it uses the members above
-};
-
 void print_usage() {
   std::printf("usage: process_pool_bench [--quick] [--no-python] [--only <peer>]\n"
               "  --quick        fewer calls, for a CI smoke run\n"
@@ -1215,20 +936,11 @@ int main(int argc, char** argv) try {
   }
   cfg.python = python && (only.empty() || only == "python");
   cfg.only = only;
-  watchdog guard{cfg.hard_limit};
+  // Children not in the list (concurry's worker hosts, Python's workers) die with their parent
+  // through PR_SET_PDEATHSIG.
+  peer_measure::watchdog guard{cfg.hard_limit, "process_pool_bench", kill_live_children};
 
-  std::printf("process_pool_bench: concurry %s, %u hardware threads%s\n"
-              "sequential: %zu calls after %zu warm-up; pipelined: %zu calls, %zu in flight, "
-              "median of %zu runs\n\n",
-              concurry::version(),
-              std::thread::hardware_concurrency(),
-              cfg.quick ? ", --quick" : "",
-              cfg.seq_calls,
-              cfg.seq_warmup,
-              cfg.pipe_calls,
-              cfg.window,
-              cfg.repeats);
-  std::fflush(stdout);
+  peer_measure::print_run_header("process_pool_bench", cfg.measure, cfg.quick);
 
   const auto start = clock_type::now();
   std::vector<peer_figures> rows;
@@ -1250,12 +962,8 @@ int main(int argc, char** argv) try {
   print_verdicts(rows, cfg.python);
   std::printf("\ntotal %.1f s\n", seconds);
 
-  // A C++ peer that failed is a crash (a wrong result or an exception); Python is only a
-  // reference, so its absence is reported above but fails nothing.
-  const bool cpp_failed = std::any_of(rows.begin(), rows.end(), [](const peer_figures& r) {
-    return !r.measured && r.name.rfind("Python", 0) != 0;
-  });
-  return cpp_failed ? 1 : 0;
+  // A C++ peer that failed is a crash; Python's absence is reported above but fails nothing.
+  return peer_measure::has_failed_cpp_peer(rows) ? 1 : 0;
 } catch (const std::exception& e) {
   kill_live_children();
   std::fprintf(stderr, "process_pool_bench: %s\n", e.what());
