@@ -61,7 +61,7 @@ struct peer_figures {
   std::string failure; ///< what went wrong when not measured
 };
 
-/// Nearest-rank percentile of sorted values (the Python peers use the same definition).
+/// Nearest-rank percentile of sorted values (bench_peer.py uses the same definition).
 inline double percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty())
     return NAN;
@@ -235,8 +235,8 @@ guarded(const std::string& name, int decimals, const std::function<peer_figures(
   }
 }
 
-/// Parses one "result key=value ..." line of a Python peer (python_threadpool.py and
-/// python_processpool.py); the name is the script's (python-<workers>). Nullopt for any other line.
+/// Parses one "result key=value ..." line of a Python peer (bench_peer.py, run); the name is
+/// the script's (python-<workers>). Nullopt for any other line.
 inline std::optional<peer_figures> parse_result_line(std::string_view line) {
   constexpr std::string_view prefix = "result ";
   if (line.substr(0, prefix.size()) != prefix)
