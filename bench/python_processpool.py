@@ -8,6 +8,9 @@ says what is measured and what is printed. The worker processes die with this sc
 """
 
 import concurrent.futures
+# NOTE: imported by name: the except clause at the end needs the submodule even when the
+# arguments were wrong and no executor was ever made.
+import concurrent.futures.process
 import ctypes
 import multiprocessing
 import sys
