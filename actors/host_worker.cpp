@@ -144,8 +144,9 @@ struct host_worker::impl {
       make_limits = std::exchange(this->make_limits, nullptr);
     }
     try {
-      detail::constructing_worker_context() =
-          detail::worker_context{std::size_t(index), make_limits ? make_limits() : limit_pool{}};
+      // The client's index of the worker (an on-demand worker's differs from its host's).
+      detail::constructing_worker_context() = detail::worker_context{
+          std::size_t(m.worker_index), make_limits ? make_limits() : limit_pool{}};
       object = found->construct(as_span(m.arguments));
       type = found;
     } catch (...) {

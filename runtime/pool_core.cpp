@@ -104,7 +104,8 @@ private:
   /// Ends the retry thread once it ran what it had; joins it.
   void end_sync_retries() noexcept;
   void reject(call_node& call) noexcept;
-  void dispatch_on_demand(call_node& call) noexcept;
+  /// `again`: the call was dispatched before and comes back for a fresh worker.
+  void dispatch_on_demand(call_node& call, bool again = false) noexcept;
   void spawn_on_demand(std::size_t index, call_node& call) noexcept;
   void on_demand_ended() noexcept;
   std::size_t on_demand_cap() const noexcept;
@@ -176,20 +177,15 @@ void validate(const pool_spec& spec) {
       throw config_error{"a thread pool needs max_workers of at least 1 (0 is allowed with "
                          "on_demand(true), where it means one per core)"};
     return;
-  case mode::process: {
-    if (spec.max_workers == 0)
-      throw config_error{"a process pool needs max_workers of at least 1"};
-    // TODO(#6): the rest of process mode. Until then these fail here, clearly.
-    auto not_yet = [&](const char* what) {
-      throw config_error{std::string{what} + " is not available in process mode yet; use "
-                                             "thread mode for it"};
-    };
-    if (spec.on_demand)
-      not_yet("on_demand");
+  case mode::process:
+    if (spec.max_workers == 0 && !spec.on_demand)
+      throw config_error{"a process pool needs max_workers of at least 1 (0 is allowed with "
+                         "on_demand(true), where it means one per core)"};
+    // TODO(#6): unwrap_futures(false) in process mode. Until then it fails here, clearly.
     if (!spec.unwrap_futures)
-      not_yet("unwrap_futures(false)");
+      throw config_error{"unwrap_futures(false) is not available in process mode yet; use "
+                         "thread mode for it"};
     return;
-  }
   case mode::asyncio:
   case mode::cluster:
     // TODO(#7): cluster mode. TODO(#8): asyncio mode. Until then init fails here with a
@@ -214,7 +210,19 @@ void pool_core::start(worker_factory factory) {
     return;
   }
   std::vector<std::shared_ptr<actors::worker_body>> bodies;
-  if (spec_.mode == mode::process) {
+  if (spec_.mode == mode::process && spec_.on_demand) {
+    process_ = std::make_shared<runtime_internal::process_pool>(host_, spec_);
+    process_->set_retries(retries_);
+    // A call whose worker died before it could run, or a retry whose worker is gone, gets a
+    // fresh worker ahead of the calls waiting for one.
+    process_->set_rebalance([weak = weak_from_this()](call_node& call) {
+      if (auto self = weak.lock())
+        return self->dispatch_on_demand(call, /*again=*/true);
+      call.state().fail(std::make_exception_ptr(stopped_error{"the pool is gone"}));
+      call.state().release();
+    });
+    process_->start_on_demand(on_demand_cap());
+  } else if (spec_.mode == mode::process) {
     process_ = std::make_shared<runtime_internal::process_pool>(host_, spec_);
     process_->set_retries(retries_);
     // A call whose worker died for good, or a retry, goes where the balancer says.
@@ -272,16 +280,21 @@ std::size_t pool_core::on_demand_cap() const noexcept {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void pool_core::dispatch_on_demand(call_node& call) noexcept {
+void pool_core::dispatch_on_demand(call_node& call, bool again) noexcept {
   std::unique_lock lock{demand_mutex_};
-  if (stopped_.load(std::memory_order_acquire)) {
+  if (stopped_.load(std::memory_order_acquire) && (!again || demand_closed_)) {
     lock.unlock();
     return reject(call);
   }
-  ++demand_dispatched_;
+  if (!again)
+    ++demand_dispatched_;
   if (demand_live_ >= on_demand_cap()) {
-    // Waits for a slot, in order; on_demand_ended() hands it one.
-    demand_waiting_.push_back(&call);
+    // Waits for a slot, in order; on_demand_ended() hands it one. A call that comes back
+    // (retry, or its worker died before running it) was made earlier: it goes first.
+    if (again)
+      demand_waiting_.push_front(&call);
+    else
+      demand_waiting_.push_back(&call);
     return;
   }
   ++demand_live_;
@@ -291,11 +304,25 @@ void pool_core::dispatch_on_demand(call_node& call) noexcept {
 }
 
 void pool_core::spawn_on_demand(std::size_t index, call_node& call) noexcept {
-  auto options = runner_options_for(index);
-  options.on_ended = [weak = weak_from_this()] {
+  auto on_ended = [weak = weak_from_this()] {
     if (auto self = weak.lock())
       self->on_demand_ended();
   };
+  if (process_) {
+    std::shared_ptr<actors::worker_body> body;
+    try {
+      body = process_->spawn_on_demand(index, call, on_ended);
+    } catch (...) {
+      call.state().fail(std::current_exception());
+      call.state().release();
+      return on_demand_ended();
+    }
+    // As below: the supervisor stops it once its call is done; the slot comes back when its
+    // process was reaped.
+    return supervisor_->adopt(std::move(body));
+  }
+  auto options = runner_options_for(index);
+  options.on_ended = std::move(on_ended);
   std::shared_ptr<runtime_internal::worker_runner> runner;
   try {
     runner = std::make_shared<runtime_internal::worker_runner>(std::move(options));

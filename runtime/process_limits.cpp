@@ -36,7 +36,9 @@ process_limits::process_limits(actors::actor_host& host, const detail::pool_spec
 
 process_limits::~process_limits() = default;
 
-bool process_limits::send_to(const process_hosts& hosts, std::size_t index) const {
+bool process_limits::send_to(const process_hosts& hosts,
+                             std::size_t host,
+                             std::size_t index) const {
   if (workers_.empty())
     return true;
   // On-demand workers count on; their limits repeat, as in thread mode.
@@ -45,7 +47,7 @@ bool process_limits::send_to(const process_hosts& hosts, std::size_t index) cons
   for (auto i : w.services)
     services.push_back(services_[i]->handle());
   return actors::send_worker_limits(
-      hosts.host_actor(static_cast<int>(index)), std::move(services), w.description);
+      hosts.host_actor(static_cast<int>(host)), std::move(services), w.description);
 }
 
 } // namespace concurry::runtime_internal

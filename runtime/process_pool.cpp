@@ -57,20 +57,32 @@ std::vector<char> encode_call(net::host_call message, const detail::pool_spec& s
 /// another attempt), the calls queued behind it in the host never started and go out again, and
 /// the worker is replaced up to `max_restarts` times; after that its calls move to the other
 /// workers.
-class remote_worker final : public actors::worker_body {
+///
+/// An on-demand worker is built for one call and never replaced: when its process dies, every
+/// call it holds ends with worker_died (or waits for another attempt, which goes to a fresh
+/// worker), so a host that keeps dying cannot send a call round forever.
+class remote_worker final : public actors::worker_body,
+                            public std::enable_shared_from_this<remote_worker> {
 public:
   remote_worker(std::weak_ptr<process_pool> pool,
                 std::size_t index,
+                int slot,
                 std::uint64_t pool_id,
                 std::size_t max_in_flight,
-                std::size_t max_restarts)
-      : pool_{std::move(pool)}, index_{index}, pool_id_{pool_id}, max_in_flight_{max_in_flight},
-        max_restarts_{max_restarts} {}
+                std::size_t max_restarts,
+                bool on_demand)
+      : pool_{std::move(pool)}, index_{index}, slot_{slot}, pool_id_{pool_id},
+        max_in_flight_{max_in_flight}, max_restarts_{max_restarts}, on_demand_{on_demand} {}
 
   // -- worker_body: the supervisor's side ---------------------------------------------------
 
-  void enqueue(detail::call_node& call) noexcept override {
+  void enqueue(detail::call_node& call) noexcept override { admit(call, /*retry=*/false); }
+
+  /// Queues a call; `retry`: one that comes back after its backoff (counted in retrying_).
+  void admit(detail::call_node& call, bool retry) noexcept {
     std::unique_lock lock{mutex_};
+    if (retry)
+      --retrying_;
     if (phase_ == phase::ended) {
       lock.unlock();
       return move_away(call);
@@ -117,7 +129,7 @@ public:
     for (auto* call : left)
       fail(*call, e);
     if (auto pool = pool_.lock())
-      pool->hosts_->kill(static_cast<int>(index_));
+      pool->hosts_->kill(slot_);
   }
 
   [[nodiscard]] actors::worker_counters counters() const noexcept override {
@@ -148,8 +160,8 @@ public:
     message.worker_type = type;
     message.arguments = arguments;
     message.max_message_size = pool->spec_.max_message_size;
-    pool->limits_->send_to(*pool->hosts_, index_);
-    pool->hosts_->send(static_cast<int>(index_), net::encode(net::to_host{std::move(message)}));
+    pool->limits_->send_to(*pool->hosts_, static_cast<std::size_t>(slot_), index_);
+    pool->hosts_->send(slot_, net::encode(net::to_host{std::move(message)}));
   }
 
   void constructed(const std::optional<exception_info>& failure) {
@@ -170,6 +182,8 @@ public:
       }
     }
     built_.notify_all();
+    if (failure && on_demand_)
+      return refuse_on_demand(orphans, on_exit);
     if (failure) {
       if (restarts_done() > 0)
         actors::logger("pool")->error("a replacement worker's constructor threw worker={} error={}",
@@ -200,11 +214,24 @@ public:
     shutdown_if_idle();
   }
 
+  /// An on-demand worker's constructor threw: its call fails with that exception, as in thread
+  /// mode, and its host, which holds no worker, is asked to exit.
+  void refuse_on_demand(std::deque<detail::call_node*>& calls, std::function<void()>& on_exit) {
+    auto e = start_error();
+    for (auto* call : calls)
+      fail(*call, e);
+    if (auto pool = pool_.lock(); pool && !pool->hosts_->shutdown(slot_))
+      pool->hosts_->kill(slot_);
+    if (on_exit)
+      on_exit();
+  }
+
   /// The host's connection dropped (`reaped` false: it is killed to make sure it ends) or its
   /// process was reaped (true: a replacement starts if the worker may have one).
   void died(const std::string& why, bool reaped) {
     detail::call_node* running = nullptr;
     std::deque<detail::call_node*> orphans;
+    std::vector<detail::call_node*> stranded; // on-demand: they end with the worker
     std::function<void()> on_exit;
     bool replace = false;
     bool kill = false;
@@ -222,6 +249,13 @@ public:
         running = sent.front().call;
       for (auto it = sent.rbegin(); !sent.empty() && it + 1 != sent.rend(); ++it)
         pending_.push_front(it->call);
+      if (on_demand_) {
+        // Calls that never started count as attempts too: each ends or retries on a fresh
+        // worker, and a host that dies before it runs anything cannot loop.
+        for (auto* call : pending_)
+          stranded.push_back(call);
+        pending_.clear();
+      }
       if (phase_ != phase::ended) {
         if (!stopping_ && restarts_ < max_restarts_) {
           phase_ = phase::starting;
@@ -241,7 +275,7 @@ public:
       }
     }
     built_.notify_all();
-    if (running || !orphans.empty() || replace)
+    if (running || !orphans.empty() || !stranded.empty() || replace)
       actors::logger("pool")->warn("worker host died worker={} how={} running_call={} "
                                    "calls_moved={} replaced={}",
                                    index_,
@@ -251,17 +285,24 @@ public:
                                    replace);
     auto pool = pool_.lock();
     if (kill && pool)
-      pool->hosts_->kill(static_cast<int>(index_));
+      pool->hosts_->kill(slot_);
+    auto death = std::make_exception_ptr(
+        worker_died{"worker " + std::to_string(index_) + " died before the call finished: " + why});
     if (running)
-      settle(*running,
-             {},
-             std::make_exception_ptr(worker_died{"worker " + std::to_string(index_) +
-                                                 " died before the call finished: " + why}));
+      settle(*running, {}, death);
+    for (auto* call : stranded) {
+      if (may_start(*call)) {
+        settle(*call, {}, death);
+      } else { // cancelled meanwhile: its future is final already
+        finished.fetch_add(1, std::memory_order_release);
+        call->state().release();
+      }
+    }
     for (auto* call : orphans)
       move_away(*call);
     if (replace) {
       if (pool)
-        pool->hosts_->start_async(static_cast<int>(index_));
+        pool->hosts_->start_async(slot_);
       else
         died("the pool is gone", false);
     }
@@ -295,6 +336,9 @@ public:
     std::lock_guard lock{mutex_};
     return phase_ == phase::ended;
   }
+
+  /// Its host's index in the pool's process_hosts.
+  int slot() const noexcept { return slot_; }
 
   std::size_t restarts_done() const {
     std::lock_guard lock{mutex_};
@@ -386,7 +430,7 @@ private:
       } else {
         in_flight_.emplace(id, sent_call{next_sequence_++, &call});
         // Not sent when the host is not connected: it is dying, and died() sends the call on.
-        (void)pool->hosts_->send(static_cast<int>(index_), std::move(bytes));
+        (void)pool->hosts_->send(slot_, std::move(bytes));
       }
     }
     if (ended)
@@ -429,21 +473,33 @@ private:
       call.state().release();
       return;
     }
-    std::weak_ptr<remote_worker> weak =
-        std::static_pointer_cast<remote_worker>(pool->workers_[index_]);
-    // The next attempt goes to this worker again, or to another while this one is gone for good.
+    std::weak_ptr<remote_worker> weak = weak_from_this();
+    {
+      // Until it comes back, the call keeps an on-demand worker from ending.
+      std::lock_guard lock{mutex_};
+      ++retrying_;
+    }
+    // The next attempt goes to this worker again, or to another while this one is gone for good
+    // (an on-demand worker that died is released with its slot: the pool finds a fresh one).
     retries->schedule(
         call,
-        [weak](detail::call_node& c) {
+        [weak, pool_weak = pool_](detail::call_node& c) {
           if (auto self = weak.lock())
-            return self->enqueue(c);
+            return self->admit(c, /*retry=*/true);
+          if (auto pool = pool_weak.lock(); pool && pool->rebalance_)
+            return pool->rebalance_(c);
           c.state().fail(std::make_exception_ptr(stopped_error{"the pool is gone"}));
           c.state().release();
         },
         [weak](detail::call_node& c) {
           auto self = weak.lock();
-          if (self)
+          if (self) {
+            {
+              std::lock_guard lock{self->mutex_};
+              --self->retrying_;
+            }
             self->finished.fetch_add(1, std::memory_order_release);
+          }
           c.state().fail(std::make_exception_ptr(
               stopped_error{"the pool was stopped while the call waited for attempt " +
                             std::to_string(c.attempt + 1)}));
@@ -473,22 +529,25 @@ private:
     {
       std::lock_guard lock{mutex_};
       if (!stopping_ || !in_flight_.empty() || !pending_.empty() || sending_ != 0 ||
-          phase_ != phase::ready)
+          retrying_ != 0 || phase_ != phase::ready)
         return;
     }
     if (auto pool = pool_.lock())
-      if (!pool->hosts_->shutdown(static_cast<int>(index_)))
+      if (!pool->hosts_->shutdown(slot_))
         died("it was not connected when the pool stopped", false);
   }
 
   const std::weak_ptr<process_pool> pool_;
-  const std::size_t index_;
+  const std::size_t index_; // the worker's index in the pool, as its code sees it
+  const int slot_;          // its host's index in the pool's process_hosts
   const std::uint64_t pool_id_;
   const std::size_t max_in_flight_;
   const std::size_t max_restarts_;
+  const bool on_demand_;
   mutable std::mutex mutex_;
   std::size_t restarts_ = 0;
   std::size_t sending_ = 0;
+  std::size_t retrying_ = 0; // calls waiting out a retry's backoff, to come back here
   std::condition_variable built_;
   phase phase_ = phase::starting;
   std::exception_ptr ctor_error_;
@@ -513,59 +572,135 @@ process_pool::~process_pool() {
 }
 
 void process_pool::start(std::chrono::nanoseconds timeout) {
-  if (spec_.constructor_arguments.size() > spec_.max_message_size)
-    throw too_large("the constructor arguments of " + spec_.worker_name,
-                    spec_.constructor_arguments.size(),
-                    spec_.max_message_size);
-  if (spec_.constructor_arguments.size() > spec_.max_message_size)
-    throw too_large("the constructor arguments of " + spec_.worker_name,
-                    spec_.constructor_arguments.size(),
-                    spec_.max_message_size);
-  auto pool_id = next_pool_id.fetch_add(1);
+  pool_id_ = next_pool_id.fetch_add(1);
   auto n = spec_.max_workers;
   for (std::size_t i = 0; i < n; ++i)
-    workers_.push_back(std::make_shared<remote_worker>(
-        weak_from_this(), i, pool_id, spec_.max_queued_tasks, spec_.max_restarts));
+    workers_.push_back(std::make_shared<remote_worker>(weak_from_this(),
+                                                       i,
+                                                       static_cast<int>(i),
+                                                       pool_id_,
+                                                       spec_.max_queued_tasks,
+                                                       spec_.max_restarts,
+                                                       /*on_demand=*/false));
+  open_hosts();
+  for (std::size_t i = 0; i < n; ++i)
+    hosts_->start(static_cast<int>(i));
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto& w : workers_) {
+    if (!w->wait_built(deadline))
+      throw error{
+          "a worker host of " + spec_.worker_name + " did not start within " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) + " s"};
+    if (auto e = w->start_error())
+      std::rethrow_exception(e);
+  }
+}
+
+void process_pool::start_on_demand(std::size_t slots) {
+  pool_id_ = next_pool_id.fetch_add(1);
+  on_demand_ = true;
+  slots_.resize(slots);
+  open_hosts();
+}
+
+std::shared_ptr<actors::worker_body> process_pool::spawn_on_demand(std::size_t index,
+                                                                   detail::call_node& call,
+                                                                   std::function<void()> on_ended) {
+  std::shared_ptr<remote_worker> worker;
+  {
+    std::lock_guard lock{slots_mutex_};
+    auto free = std::find_if(slots_.begin(), slots_.end(), [](auto& s) { return !s.worker; });
+    if (free == slots_.end())
+      throw error{"every on-demand slot of the pool of " + spec_.worker_name + " is taken"};
+    auto slot = static_cast<int>(free - slots_.begin());
+    // Never replaced (max_restarts 0), and no cap on calls in flight: it runs one call.
+    worker = std::make_shared<remote_worker>(
+        weak_from_this(), index, slot, pool_id_, 0, 0, /*on_demand=*/true);
+    free->worker = worker;
+    free->on_ended = std::move(on_ended);
+  }
+  worker->dispatched.fetch_add(1, std::memory_order_relaxed);
+  worker->enqueue(call); // waits in the worker until its host has built it
+  hosts_->start_async(worker->slot());
+  return worker;
+}
+
+void process_pool::release_slot(int slot, const remote_worker* worker) {
+  std::function<void()> on_ended;
+  {
+    std::lock_guard lock{slots_mutex_};
+    if (slot < 0 || static_cast<std::size_t>(slot) >= slots_.size())
+      return;
+    auto& s = slots_[static_cast<std::size_t>(slot)];
+    if (s.worker.get() != worker)
+      return;
+    s.worker.reset();
+    on_ended = std::move(s.on_ended);
+  }
+  if (on_ended)
+    on_ended();
+}
+
+std::shared_ptr<remote_worker> process_pool::worker_at(int index) const {
+  if (index < 0)
+    return nullptr;
+  auto i = static_cast<std::size_t>(index);
+  if (!on_demand_)
+    return i < workers_.size() ? workers_[i] : nullptr;
+  std::lock_guard lock{slots_mutex_};
+  return i < slots_.size() ? slots_[i].worker : nullptr;
+}
+
+void process_pool::open_hosts() {
+  if (spec_.constructor_arguments.size() > spec_.max_message_size)
+    throw too_large("the constructor arguments of " + spec_.worker_name,
+                    spec_.constructor_arguments.size(),
+                    spec_.max_message_size);
   process_hosts::events events;
   auto weak = weak_from_this();
-  auto worker_of = [](process_pool& self, int index) -> remote_worker* {
-    if (index < 0 || static_cast<std::size_t>(index) >= self.workers_.size())
-      return nullptr;
-    return self.workers_[static_cast<std::size_t>(index)].get();
-  };
-  events.on_hello = [weak, worker_of](const actors::host_identity& who) {
+  events.on_hello = [weak](const actors::host_identity& who) {
     if (auto self = weak.lock())
-      if (auto* w = worker_of(*self, who.worker))
+      if (auto w = self->worker_at(who.worker))
         w->hello(self->spec_.worker_name, self->spec_.constructor_arguments);
   };
-  events.on_lost = [weak, worker_of](const actors::host_identity& who) {
+  events.on_lost = [weak](const actors::host_identity& who) {
     auto self = weak.lock();
     // A connection that drops after its process was reaped (and maybe replaced) is old news.
     if (self && self->hosts_->pid_of(who.worker) == who.pid)
-      if (auto* w = worker_of(*self, who.worker))
+      if (auto w = self->worker_at(who.worker))
         w->died("its connection dropped", false);
   };
-  events.on_exit = [weak, worker_of](const host_exit& how) {
-    if (auto self = weak.lock())
-      if (auto* w = worker_of(*self, how.worker))
-        w->died(how.describe(), true);
+  events.on_exit = [weak](const host_exit& how) {
+    auto self = weak.lock();
+    auto w = self ? self->worker_at(how.worker) : nullptr;
+    if (!w)
+      return;
+    w->died(how.describe(), true);
+    // An on-demand slot is free once its process is reaped, never before: at most the cap of
+    // worker processes is ever alive.
+    if (self->on_demand_)
+      self->release_slot(how.worker, w.get());
   };
   events.on_message = [weak](const actors::host_identity& who, std::vector<char> bytes) {
     if (auto self = weak.lock())
       self->on_message(who, std::move(bytes));
   };
-  events.on_start_failed = [weak, worker_of](int worker, const std::string& why) {
-    if (auto self = weak.lock())
-      if (auto* w = worker_of(*self, worker))
-        w->start_failed(why);
+  events.on_start_failed = [weak](int worker, const std::string& why) {
+    auto self = weak.lock();
+    auto w = self ? self->worker_at(worker) : nullptr;
+    if (!w)
+      return;
+    w->start_failed(why);
+    if (self->on_demand_)
+      self->release_slot(worker, w.get());
   };
-  events.on_silent = [weak, worker_of](const actors::host_identity& who) {
+  events.on_silent = [weak](const actors::host_identity& who) {
     auto self = weak.lock();
     if (!self)
       return;
     auto waited =
         std::chrono::duration_cast<std::chrono::milliseconds>(self->spec_.heartbeat_timeout);
-    if (auto* w = worker_of(*self, who.worker))
+    if (auto w = self->worker_at(who.worker))
       w->died("it answered no ping within its heartbeat_timeout of " +
                   std::to_string(waited.count()) + " ms (stopped or frozen) and was killed",
               false);
@@ -578,17 +713,6 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
           : std::chrono::nanoseconds{0};
   limits_ = std::make_unique<process_limits>(*host_, spec_);
   hosts_ = std::make_unique<process_hosts>(host_, std::move(events), std::move(options));
-  for (std::size_t i = 0; i < n; ++i)
-    hosts_->start(static_cast<int>(i));
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (auto& w : workers_) {
-    if (!w->wait_built(deadline))
-      throw error{
-          "a worker host of " + spec_.worker_name + " did not start within " +
-          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) + " s"};
-    if (auto e = w->start_error())
-      std::rethrow_exception(e);
-  }
 }
 
 std::vector<std::shared_ptr<actors::worker_body>> process_pool::bodies() const {
@@ -634,9 +758,10 @@ void process_pool::dispatch(std::size_t i, detail::call_node& call) noexcept {
 }
 
 void process_pool::on_message(const actors::host_identity& who, std::vector<char> bytes) {
-  if (who.worker < 0 || static_cast<std::size_t>(who.worker) >= workers_.size())
+  auto found = worker_at(who.worker);
+  if (!found)
     return;
-  auto& worker = *workers_[static_cast<std::size_t>(who.worker)];
+  auto& worker = *found;
   net::from_host message;
   try {
     message = net::decode_from_host(bytes);

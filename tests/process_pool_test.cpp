@@ -207,7 +207,7 @@ TEST_CASE("back-pressure holds calls in order in process mode (100 in flight by 
 
 TEST_CASE("what process mode does not do yet is refused clearly") {
   auto b = cruncher::options().mode(concurry::mode::process).max_workers(1);
-  CHECK_THROWS_WITH_AS(b.on_demand().init(0),
+  CHECK_THROWS_WITH_AS(b.unwrap_futures(false).init(0),
                        doctest::Contains("not available in process mode yet"),
                        concurry::config_error);
 }

@@ -215,7 +215,9 @@ public:
   /// Each call gets a fresh worker, built for it and stopped once its result is delivered;
   /// `max_workers` caps how many live at once, and calls beyond the cap wait in order inside
   /// the runtime. Statistics report the `random` balancer unless another was set. Not in sync
-  /// mode (`init` throws `config_error`).
+  /// mode (`init` throws `config_error`). In process mode each call gets a fresh worker process,
+  /// which ends once the call and its retries are done; one that dies fails its call with
+  /// `worker_died` (or retries it on a fresh process).
   [[nodiscard]] worker_builder on_demand(bool yes = true) const {
     auto b = *this;
     b.s_.on_demand = yes;

@@ -31,10 +31,11 @@ public:
   /// Stops the actors; what they still hold is released.
   ~process_limits();
 
-  /// Sends the host of worker `index` its worker's limits. Call it right before the construct
+  /// Sends the host of index `host` the limits of worker `index` (the same index but for
+  /// on-demand workers, whose hosts take free slots). Call it right before the construct
   /// message, from the thread that sends that. True when there is nothing to send; false when
   /// the host is not connected.
-  bool send_to(const process_hosts& hosts, std::size_t index) const;
+  bool send_to(const process_hosts& hosts, std::size_t host, std::size_t index) const;
 
 private:
   struct worker {

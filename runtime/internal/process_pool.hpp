@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,18 @@ public:
   /// the first constructor's exception (rebuilt from the host's description), or
   /// concurry::error when a host did not come up in time.
   void start(std::chrono::nanoseconds timeout);
+
+  /// For an on-demand pool, instead of start(): opens the hosts' listener, with room for `slots`
+  /// worker processes alive at once. No host starts before spawn_on_demand().
+  void start_on_demand(std::size_t slots);
+
+  /// Starts on-demand worker `index` for `call` (taking the queue's reference) in a free slot:
+  /// a fresh host process whose worker is built with the pool's constructor arguments, runs the
+  /// call (retries included) and ends once the supervisor stops it. `on_ended` runs once that
+  /// process was reaped and its slot is free again. Throws concurry::error, without taking the
+  /// call, when every slot is taken (the caller keeps at most `slots` alive).
+  std::shared_ptr<actors::worker_body>
+  spawn_on_demand(std::size_t index, detail::call_node& call, std::function<void()> on_ended);
 
   /// The worker bodies, in index order, for the pool supervisor.
   [[nodiscard]] std::vector<std::shared_ptr<actors::worker_body>> bodies() const;
@@ -61,12 +74,27 @@ public:
 private:
   friend class remote_worker;
 
+  /// One live on-demand worker and what runs once its process was reaped.
+  struct on_demand_slot {
+    std::shared_ptr<remote_worker> worker;
+    std::function<void()> on_ended;
+  };
+
+  void open_hosts();
   void on_message(const actors::host_identity& who, std::vector<char> bytes);
-  void on_exit(const host_exit& how);
+  /// The worker whose host has index `index`, or null.
+  std::shared_ptr<remote_worker> worker_at(int index) const;
+  /// Frees an on-demand slot if `worker` still holds it, and runs its on_ended.
+  void release_slot(int slot, const remote_worker* worker);
 
   std::shared_ptr<actors::actor_host> host_;
   const detail::pool_spec spec_;
+  std::uint64_t pool_id_ = 0;
   std::vector<std::shared_ptr<remote_worker>> workers_;
+  // On-demand pools: the live workers by host index.
+  bool on_demand_ = false;
+  mutable std::mutex slots_mutex_;
+  std::vector<on_demand_slot> slots_;
   // Before hosts_: the limit actors outlive the hosts that acquire through them.
   std::unique_ptr<process_limits> limits_;
   std::unique_ptr<process_hosts> hosts_;
