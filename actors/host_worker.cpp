@@ -163,6 +163,8 @@ struct host_worker::impl {
       fail_call(m.call_id, describe(error{"the worker host holds no worker"}));
       return;
     }
+    if (!m.task.empty())
+      return run_task(m);
     if (m.method_index >= type->invoke.size()) {
       fail_call(m.call_id,
                 describe(error{"worker " + type->name + " has no method of index " +
@@ -184,6 +186,28 @@ struct host_worker::impl {
       return;
     }
     answer(std::move(bytes));
+  }
+
+  // A task worker's call: the registered free function of that name, not a method.
+  void run_task(const net::host_call& m) {
+    const auto* task = find_registered_task(m.task);
+    if (!task) {
+      fail_call(m.call_id,
+                describe(config_error{"no function named '" + m.task +
+                                      "' is registered with CONCURRY_TASK in the worker host"}));
+      return;
+    }
+    if (task->ambiguous) {
+      fail_call(m.call_id,
+                describe(config_error{"two functions are registered as task " + m.task +
+                                      " in the worker host; it cannot tell which to run"}));
+      return;
+    }
+    try {
+      answer(net::call_result{m.call_id, task->invoke(as_span(m.arguments)), {}});
+    } catch (...) {
+      fail_call(m.call_id, describe_exception(std::current_exception()));
+    }
   }
 
   void handle(net::cancel_call&) {

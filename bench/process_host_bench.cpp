@@ -93,7 +93,7 @@ public:
 
   void call(int worker, std::uint64_t id) {
     auto args = concurry::encode(std::tuple<int>{int(id % 1000)});
-    hosts_.send(worker, net::encode(net::host_call{id, 1, 0, 0, {}, 1, std::move(args)}));
+    hosts_.send(worker, net::encode(net::host_call{id, 1, 0, 0, {}, 1, std::move(args), {}}));
   }
 
   std::uint64_t answered() {

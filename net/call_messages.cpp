@@ -81,7 +81,8 @@ to_host read(s::ToHost::Reader root) {
                      c.getMethodIndex(),
                      get_text(c.getMethodName()),
                      c.getAttempt(),
-                     get_data(c.getArguments())};
+                     get_data(c.getArguments()),
+                     get_text(c.getTask())};
   }
   case s::ToHost::CANCEL:
     return cancel_call{root.getCancel().getCallId()};
@@ -170,6 +171,7 @@ std::vector<char> encode(const to_host& message) {
                    c.setMethodName(as_text(m.method_name));
                    c.setAttempt(m.attempt);
                    c.setArguments(as_data(m.arguments));
+                   c.setTask(as_text(m.task));
                  },
                  [&](const cancel_call& m) { root.initCancel().setCallId(m.call_id); },
                  [&](const stop_worker&) { root.setStop(); },

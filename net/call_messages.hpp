@@ -36,6 +36,7 @@ struct host_call {
   std::string method_name; ///< empty: the host does not check it against method_index
   std::uint32_t attempt = 1;
   std::vector<std::byte> arguments;
+  std::string task; ///< a task worker's call: the registered function; empty for a method call
 };
 
 /// Drops a call that has not started.

@@ -670,6 +670,10 @@ bool unwraps_futures(const pool_core& pool) noexcept {
   return pool.spec().unwrap_futures;
 }
 
+concurry::mode mode_of(const pool_core& pool) noexcept {
+  return pool.spec().mode;
+}
+
 std::chrono::nanoseconds stop_timeout(const pool_core& pool) noexcept {
   return pool.spec().stop_timeout;
 }

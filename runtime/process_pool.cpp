@@ -39,6 +39,8 @@ message_too_large too_large(const std::string& what, std::size_t size, std::size
 // are copied into a message when they alone are too large.
 std::vector<char> encode_call(net::host_call message, const detail::pool_spec& spec) {
   auto what = [&] {
+    if (!message.task.empty())
+      return "a call of task " + message.task + " (its arguments)";
     return "a call of " + spec.worker_name + "::" + message.method_name + " (its arguments)";
   };
   auto limit = spec.max_message_size;
@@ -388,7 +390,7 @@ private:
     net::host_call message;
     if (!pool) {
       failure = std::make_exception_ptr(stopped_error{"the pool is gone"});
-    } else if (call.method_index >= pool->spec_.method_names.size()) {
+    } else if (call.task_name().empty() && call.method_index >= pool->spec_.method_names.size()) {
       failure = std::make_exception_ptr(
           config_error{"in process mode only methods listed in the worker's registration can "
                        "be called"});
@@ -399,8 +401,12 @@ private:
       message.call_id = id;
       message.pool_id = pool_id_;
       message.worker_index = static_cast<std::uint32_t>(index_);
-      message.method_index = call.method_index;
-      message.method_name = pool->spec_.method_names[call.method_index];
+      if (auto task = call.task_name(); !task.empty()) {
+        message.task = std::string{task};
+      } else {
+        message.method_index = call.method_index;
+        message.method_name = pool->spec_.method_names[call.method_index];
+      }
       try {
         message.arguments = call.encode_arguments();
         bytes = encode_call(std::move(message), pool->spec_);

@@ -3,6 +3,7 @@
 
 #include "actors/log.hpp"
 
+#include <deque>
 #include <mutex>
 
 namespace concurry {
@@ -25,7 +26,31 @@ worker_registry& registry() {
   return instance;
 }
 
+struct task_entry {
+  task_info info;
+  detail::task_address address;
+};
+
+struct task_registry {
+  std::mutex mutex;
+  std::deque<task_entry> entries; // a deque: find_registered_task hands out pointers
+};
+
+task_registry& tasks() {
+  static task_registry instance;
+  return instance;
+}
+
 } // namespace
+
+const task_info* find_registered_task(std::string_view name) {
+  auto& reg = tasks();
+  std::lock_guard guard{reg.mutex};
+  for (auto& e : reg.entries)
+    if (e.info.name == name)
+      return &e.info;
+  return nullptr;
+}
 
 std::vector<worker_type_info> registered_workers() {
   auto& reg = registry();
@@ -64,6 +89,39 @@ bool add_registered_worker(worker_type_info info, std::type_index type) {
   }
   reg.entries.push_back({std::move(info), type});
   return true;
+}
+
+bool add_registered_task(task_info info, task_address fn) {
+  auto& reg = tasks();
+  std::lock_guard guard{reg.mutex};
+  bool taken = false;
+  for (auto& e : reg.entries) {
+    if (e.info.name != info.name)
+      continue;
+    if (e.address == fn)
+      return false;
+    taken = true;
+    e.info.ambiguous = true;
+  }
+  if (taken) {
+    // NOTE: reported once, at start-up; submitting either function in process mode fails with
+    // a config_error that says why.
+    actors::logger("pool")->error("two functions are registered as task {}; neither can run in "
+                                  "another process",
+                                  info.name);
+    info.ambiguous = true;
+  }
+  reg.entries.push_back({std::move(info), fn});
+  return true;
+}
+
+const task_info* find_registered_task(task_address fn) noexcept {
+  auto& reg = tasks();
+  std::lock_guard guard{reg.mutex};
+  for (auto& e : reg.entries)
+    if (e.address == fn)
+      return &e.info;
+  return nullptr;
 }
 
 worker_context& constructing_worker_context() noexcept {

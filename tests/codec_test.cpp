@@ -536,8 +536,9 @@ TEST_CASE("every message to a worker host survives encoding") {
   CHECK(construct.arguments == args);
   CHECK(construct.max_message_size == 1 << 20);
   auto call = std::get<host_call>(
-      decode_to_host(encode(to_host{host_call{11, 7, 2, 3, "process", 2, args}})));
+      decode_to_host(encode(to_host{host_call{11, 7, 2, 3, "process", 2, args, "square"}})));
   CHECK(call.call_id == 11);
+  CHECK(call.task == "square");
   CHECK(call.method_index == 3);
   CHECK(call.method_name == "process");
   CHECK(call.attempt == 2);

@@ -162,7 +162,7 @@ public:
   std::uint64_t call(int worker, pct::method m, A... args) {
     auto id = next_call_id();
     auto bytes = concurry::encode(std::tuple<A...>{std::move(args)...});
-    REQUIRE(send(worker, net::host_call{id, 1, std::uint32_t(worker), m, {}, 1, bytes}));
+    REQUIRE(send(worker, net::host_call{id, 1, std::uint32_t(worker), m, {}, 1, bytes, {}}));
     return id;
   }
 
@@ -301,7 +301,8 @@ std::string message_of(const std::exception_ptr& e) {
 /// The flat bytes of a call whose arguments lie beyond the end of the message: its last word (the
 /// arguments, written last) is cut off and the segment table shrunk to match.
 std::vector<char> truncated_call(std::uint64_t id) {
-  auto bytes = net::encode(net::host_call{id, 1, 0, pct::increment, {}, 1, concurry::encode(7)});
+  auto bytes =
+      net::encode(net::host_call{id, 1, 0, pct::increment, {}, 1, concurry::encode(7), {}});
   bytes.resize(bytes.size() - 8);
   std::uint32_t words = 0;
   std::memcpy(&words, bytes.data() + 4, sizeof words);
@@ -430,10 +431,10 @@ TEST_CASE("process_call: malformed bytes get an error answer or a log line, and 
   }
   SUBCASE("an unknown method index or a wrong method name is an error") {
     auto id = f.next_call_id();
-    f.send(0, net::host_call{id, 1, 0, 99, {}, 1, concurry::encode(std::tuple<>{})});
+    f.send(0, net::host_call{id, 1, 0, 99, {}, 1, concurry::encode(std::tuple<>{}), {}});
     CHECK_THROWS_AS(std::rethrow_exception(f.failure(id)), concurry::error);
     auto named = f.next_call_id();
-    f.send(0, net::host_call{named, 1, 0, pct::increment, "greet", 1, concurry::encode(1)});
+    f.send(0, net::host_call{named, 1, 0, pct::increment, "greet", 1, concurry::encode(1), {}});
     CHECK_THROWS_AS(std::rethrow_exception(f.failure(named)), concurry::error);
   }
   SUBCASE("an unknown worker type cannot be built") {

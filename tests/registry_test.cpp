@@ -148,7 +148,62 @@ TEST_CASE("a registered worker is built and called by name with encoded values")
   CHECK(no_methods->construct);
   CHECK(no_methods->invoke.empty());
   // A local-only worker cannot be built in another process.
-  auto* local = concurry::find_registered_worker("task_worker");
+  auto* local = concurry::find_registered_worker("gate");
   REQUIRE(local != nullptr);
   CHECK_FALSE(local->construct);
+  // Task workers can: they run registered task functions there.
+  auto* tasks = concurry::find_registered_worker("task_worker");
+  REQUIRE(tasks != nullptr);
+  CHECK(tasks->construct);
+}
+
+namespace registry_tasks {
+
+std::string repeat(const std::string& text, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i)
+    out += text;
+  return out;
+}
+CONCURRY_TASK(repeat)
+
+int first_twin(int x) {
+  return x;
+}
+int second_twin(int x) {
+  return -x;
+}
+
+} // namespace registry_tasks
+
+TEST_CASE("a registered task is found by name and runs with encoded values") {
+  const auto* task = concurry::find_registered_task("repeat");
+  REQUIRE(task != nullptr);
+  CHECK(task->name == "repeat");
+  CHECK_FALSE(task->ambiguous);
+  auto out = task->invoke(concurry::encode(std::tuple{std::string{"ab"}, 3}));
+  CHECK(concurry::decode<std::string>(out) == "ababab");
+  CHECK_THROWS_AS(task->invoke(concurry::encode(std::tuple{1.5})), concurry::codec_error);
+  CHECK(concurry::find_registered_task("no_such_task") == nullptr);
+  CHECK(concurry::detail::registered_task_name(&registry_tasks::repeat) == "repeat");
+}
+
+TEST_CASE("two functions registered under one name cannot run in another process") {
+  using namespace registry_tasks;
+  auto as_task = [](auto fn) { return reinterpret_cast<concurry::detail::task_address>(fn); };
+  auto info = [](const char* name) {
+    concurry::task_info t;
+    t.name = name;
+    return t;
+  };
+  CHECK(concurry::detail::add_registered_task(info("twin_for_test"), as_task(&first_twin)));
+  // The same function again is one registration.
+  CHECK_FALSE(concurry::detail::add_registered_task(info("twin_for_test"), as_task(&first_twin)));
+  CHECK_FALSE(concurry::find_registered_task("twin_for_test")->ambiguous);
+  CHECK(concurry::detail::add_registered_task(info("twin_for_test"), as_task(&second_twin)));
+  CHECK(concurry::find_registered_task("twin_for_test")->ambiguous);
+  CHECK_THROWS_WITH_AS(concurry::detail::registered_task_name(&first_twin),
+                       doctest::Contains("two functions are registered as task twin_for_test"),
+                       concurry::config_error);
+  CHECK_THROWS_AS(concurry::detail::registered_task_name(&second_twin), concurry::config_error);
 }

@@ -103,6 +103,9 @@ public:
   /// picks. The function and the arguments are copied (or moved) into the call; a reference
   /// result is returned as a copy. Returns a future of the result (with a blocking pool, the
   /// result). Retries use the pool-wide settings, under the method name "submit".
+  ///
+  /// In process mode `fn` must be a function registered with CONCURRY_TASK (its name and the
+  /// encoded arguments go to the worker's process); anything else throws `config_error` here.
   template <class F, class... A>
   requires(std::is_base_of_v<task_worker, W>&&
                std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>...>) auto submit(F&& fn,
@@ -113,8 +116,12 @@ public:
                   "concurry: a task's result must be copyable (futures hand out copies)");
     if (!core_)
       detail::throw_no_pool();
+    std::string_view task;
+    if (detail::mode_of(*core_) == mode::process)
+      task = detail::registered_task_name(fn);
     auto* op = new detail::task_op<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>(
         std::forward<F>(fn), std::forward<A>(args)...);
+    op->bind_task(task);
     return send<R>(op);
   }
 

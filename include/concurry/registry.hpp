@@ -9,13 +9,21 @@
 //
 // Write either macro once, in the namespace of the class, after its definition, with no
 // semicolon after it. Listed methods must not be overloaded.
+//
+// CONCURRY_TASK(fn) registers a free function by name, so that a task worker in another process
+// can run it (task.hpp):
+//
+//     int square(int x) { return x * x; }
+//     CONCURRY_TASK(square)
 /// \file
-/// Worker registration: CONCURRY_WORKER, CONCURRY_LOCAL_WORKER and the registry they fill.
+/// Worker and task registration: CONCURRY_WORKER, CONCURRY_LOCAL_WORKER, CONCURRY_TASK and the
+/// registry they fill.
 #pragma once
 
 #include <concurry/codec.hpp>
 #include <concurry/detail/member_fn.hpp>
 #include <concurry/detail/preprocessor.hpp>
+#include <concurry/error.hpp>
 #include <concurry/transfer.hpp>
 #include <concurry/worker.hpp>
 
@@ -59,6 +67,21 @@ std::vector<worker_type_info> registered_workers();
 
 /// The registered worker type of that name, or null.
 const worker_type_info* find_registered_worker(std::string_view name);
+
+/// Runs a registered task function with encoded arguments and returns its encoded result
+/// (empty for void). Throws codec_error for arguments that do not decode, and whatever the
+/// function throws.
+using encoded_task = std::function<std::vector<std::byte>(std::span<const std::byte>)>;
+
+/// What the registry knows of one task function (CONCURRY_TASK).
+struct task_info {
+  std::string name;       ///< the function's name as written in the macro
+  encoded_task invoke;    ///< the call by name in another process
+  bool ambiguous = false; ///< another function was registered under the same name
+};
+
+/// The registered task function of that name, or null. Lives as long as the program.
+const task_info* find_registered_task(std::string_view name);
 
 namespace detail {
 
@@ -139,6 +162,88 @@ std::uint32_t method_index_of(M m, std::uint32_t unlisted) noexcept {
 /// Adds a type to the registry; called once per registration during static initialisation.
 bool add_registered_worker(worker_type_info info, std::type_index type);
 
+/// A free function's address as the task registry keys it (in this process only: addresses
+/// differ between processes, so only names cross).
+using task_address = void (*)();
+
+/// Adds a task function; called once per CONCURRY_TASK during static initialisation. A second
+/// function under a taken name marks both as ambiguous (neither can then run in another
+/// process); the same function twice is one registration.
+bool add_registered_task(task_info info, task_address fn);
+
+/// The registration of the function at `fn` in this process, or null.
+const task_info* find_registered_task(task_address fn) noexcept;
+
+/// The registered name of `fn`, which a task worker in another process runs it by. Throws
+/// config_error when `fn` is not a function registered with CONCURRY_TASK (a lambda or function
+/// object never is: its code cannot be named in another process) or its name is ambiguous.
+template <class F>
+std::string_view registered_task_name(const F& fn) {
+  using P = std::decay_t<F>;
+  if constexpr (free_fn<P>::is_function) {
+    P pointer = fn;
+    const auto* found = find_registered_task(reinterpret_cast<task_address>(pointer));
+    if (!found)
+      throw config_error{"in process mode a task worker runs only functions registered with "
+                         "CONCURRY_TASK(name) at namespace scope; this function is not "
+                         "registered"};
+    if (found->ambiguous)
+      throw config_error{"two functions are registered as task " + found->name +
+                         " (CONCURRY_TASK); rename one of them to run it in process mode"};
+    return found->name;
+  } else {
+    static_cast<void>(fn);
+    throw config_error{"in process mode a task worker runs only free functions registered with "
+                       "CONCURRY_TASK(name): a lambda or function object cannot cross a process "
+                       "boundary; submit a pointer to a registered function instead"};
+  }
+}
+
+/// Compile-time checks of a task function; returns true so it can feed a static_assert.
+template <auto Fn>
+constexpr bool check_task() {
+  using fn = free_fn<decltype(Fn)>;
+  static_assert(fn::is_function,
+                "concurry: CONCURRY_TASK takes the name of a free function that is not "
+                "overloaded");
+  if constexpr (fn::is_function) {
+    using R = std::decay_t<typename fn::result_type>;
+    static_assert(all_transferable<typename fn::decayed_args>::value,
+                  "concurry: a parameter of this task function cannot cross a process boundary; "
+                  "make its type transferable with CONCURRY_TYPE");
+    static_assert(is_transferable_v<R>,
+                  "concurry: the result of this task function cannot cross a process boundary; "
+                  "make its type transferable with CONCURRY_TYPE");
+  }
+  return true;
+}
+
+/// Registers the function `Fn` as task `name`.
+template <auto Fn>
+bool register_task(const char* name) {
+  using fn = free_fn<decltype(Fn)>;
+  using R = std::decay_t<typename fn::result_type>;
+  task_info info;
+  info.name = name;
+  info.invoke = [](std::span<const std::byte> bytes) -> std::vector<std::byte> {
+    auto args = decode<typename fn::decayed_args>(bytes);
+    // Each decoded argument goes in as the parameter asks: moved into a by-value or rvalue
+    // parameter, as an lvalue into a reference parameter.
+    auto call = [&]<class... P>(std::tuple<P...>*) -> decltype(auto) {
+      return std::apply([](auto&... a) -> decltype(auto) { return Fn(static_cast<P&&>(a)...); },
+                        args);
+    };
+    auto* params = static_cast<typename fn::args*>(nullptr);
+    if constexpr (std::is_void_v<R>) {
+      call(params);
+      return {};
+    } else {
+      return encode(static_cast<const R&>(call(params)));
+    }
+  };
+  return add_registered_task(std::move(info), reinterpret_cast<task_address>(Fn));
+}
+
 /// Decodes the arguments of `method`, calls it on `w` and encodes its result.
 template <class W, class M>
 std::vector<std::byte> invoke_encoded(M method, worker_base& w, std::span<const std::byte> bytes) {
@@ -208,6 +313,16 @@ bool register_worker() {
   static_assert(::concurry::detail::check_worker<concurry_worker_descriptor_##cls>());             \
   [[maybe_unused]] inline const bool concurry_worker_registered_##cls =                            \
       ::concurry::detail::register_worker<concurry_worker_descriptor_##cls>();
+
+/// Registers free function `fn` as a task that task workers in other processes can run by its
+/// name: `CONCURRY_TASK(fn)`, at namespace scope in the function's namespace, after its
+/// declaration, with no semicolon after it. `fn` is an unqualified name, not overloaded; its
+/// parameters and result must be transferable (checked at compile time). Two registered
+/// functions of one name (in different namespaces) cannot run in another process.
+#define CONCURRY_TASK(fn)                                                                          \
+  static_assert(::concurry::detail::check_task<&fn>());                                            \
+  [[maybe_unused]] inline const bool concurry_task_registered_##fn =                               \
+      ::concurry::detail::register_task<&fn>(#fn);
 
 /// Registers worker class `cls`: `CONCURRY_WORKER(cls, (ctor arg types...), method, ...);`.
 /// Every argument and result must be transferable (transfer.hpp); checked at compile time.

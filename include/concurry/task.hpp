@@ -9,7 +9,17 @@
 //     auto square = concurry::make_task([](int x) { return x * x; });
 //     square(7).result();   // 49
 //
-// Functions run in the pool's process: task workers run in sync and thread modes.
+// In sync and thread modes any callable runs. In process mode a function must cross to the
+// worker's process by name, so only free functions registered with CONCURRY_TASK run there
+// (function addresses differ between processes; the registered name and the encoded arguments
+// travel instead):
+//
+//     int square(int x) { return x * x; }
+//     CONCURRY_TASK(square)
+//     ...
+//     auto pool = concurry::task_worker::options().mode(concurry::mode::process).init();
+//     pool.submit(&square, 7).result();   // 49, computed in a child process
+//     auto task = concurry::make_task(&square, concurry::task_worker::options().mode("process"));
 #pragma once
 
 #include <concurry/options.hpp>
@@ -26,12 +36,16 @@ namespace concurry {
 /// ranges...)` run functions on it. Retry options apply to submitted functions under the
 /// method name "submit"; `retry_until` validators need a method's result type and are not
 /// available for task workers.
+///
+/// Runs in every pool mode, on-demand pools included. In process mode it runs only functions
+/// registered with CONCURRY_TASK, whose parameters and result are transferable; `submit` throws
+/// `config_error` for a lambda, a function object or an unregistered function.
 class task_worker : public worker<task_worker> {
 public:
   /// What retries call the functions this worker runs.
   static constexpr const char* concurry_unlisted_methods = "submit";
 };
-CONCURRY_LOCAL_WORKER(task_worker, ())
+CONCURRY_WORKER(task_worker, ())
 
 /// A function bound to a pool of task workers, as `make_task` returns it: calling it submits
 /// the function (with a blocking pool: runs it and returns its result). Move-only; stops its

@@ -93,6 +93,10 @@ struct Call {
   attempt @5 :UInt32;
   # E(std::tuple<parameter types...>).
   arguments @6 :Data;
+  # A task worker's call: the name of the free function to run, as registered with
+  # CONCURRY_TASK; methodIndex and methodName are then ignored, and `arguments` is
+  # E(std::tuple<the function's parameter types...>). Empty for a method call.
+  task @7 :Text;
 }
 
 # Drops a call that has not started; the host answers it with an error (concurry::cancelled_error).

@@ -17,6 +17,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -70,6 +71,10 @@ public:
   /// call's type fail it with codec_error. Stores, never publishes.
   virtual run_result settle_remote(std::span<const std::byte> result,
                                    std::exception_ptr failure) noexcept = 0;
+
+  /// For a task worker's call in another process: the registered name of the function it
+  /// runs (CONCURRY_TASK); empty for a method call.
+  [[nodiscard]] virtual std::string_view task_name() const noexcept { return {}; }
 
   /// True when the call can begin an attempt: the first one moves the future from pending to
   /// running (false when it was cancelled); later ones find it running already.
@@ -269,8 +274,27 @@ public:
   explicit task_op(G&& fn, A&&... args)
       : fn_{std::forward<G>(fn)}, args_{std::forward<A>(args)...} {}
 
+  /// Names the registered function this call runs in another process (registry.hpp).
+  void bind_task(std::string_view name) noexcept { task_ = name; }
+
+  std::string_view task_name() const noexcept override { return task_; }
+
+  // The arguments as the function's parameter types, which the host decodes.
   std::vector<std::byte> encode_arguments() const override {
-    throw codec_error{"a submitted function cannot cross a process boundary yet"};
+    if constexpr (free_fn<F>::is_function) {
+      using params = typename free_fn<F>::decayed_args;
+      constexpr bool convertible = []<class... A>(std::tuple<A...>*) {
+        return std::is_constructible_v<params, const A&...>;
+      }(static_cast<Args*>(nullptr));
+      if constexpr (is_transferable_v<params> && convertible) {
+        return std::apply([](const auto&... a) { return encode(params{a...}); }, args_);
+      } else {
+        throw codec_error{"an argument of this task cannot cross a process boundary"};
+      }
+    } else {
+      throw codec_error{"a lambda or function object cannot cross a process boundary; submit a "
+                        "function registered with CONCURRY_TASK"};
+    }
   }
 
   run_result execute(worker_base&) noexcept override {
@@ -307,6 +331,7 @@ private:
 
   F fn_;
   Args args_;
+  std::string_view task_; // into the task registry, which lives as long as the program
 };
 
 } // namespace concurry::detail

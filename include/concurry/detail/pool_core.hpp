@@ -80,6 +80,9 @@ void stop(pool_core& pool, std::chrono::nanoseconds timeout);
 /// False when the pool was built with `unwrap_futures(false)`.
 bool unwraps_futures(const pool_core& pool) noexcept;
 
+/// Where the pool's workers run.
+concurry::mode mode_of(const pool_core& pool) noexcept;
+
 /// The pool's default stop timeout.
 std::chrono::nanoseconds stop_timeout(const pool_core& pool) noexcept;
 
