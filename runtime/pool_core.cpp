@@ -181,10 +181,13 @@ void validate(const pool_spec& spec) {
     if (spec.max_workers == 0 && !spec.on_demand)
       throw config_error{"a process pool needs max_workers of at least 1 (0 is allowed with "
                          "on_demand(true), where it means one per core)"};
-    // TODO(#6): unwrap_futures(false) in process mode. Until then it fails here, clearly.
+    // NOTE: a future lives in the client's memory; a worker in another process has nothing to
+    // wait on, so the call must wait in the client, which is what the default does.
     if (!spec.unwrap_futures)
-      throw config_error{"unwrap_futures(false) is not available in process mode yet; use "
-                         "thread mode for it"};
+      throw config_error{"unwrap_futures(false) is not available in process mode: a future "
+                         "cannot cross a process boundary, so the worker cannot wait for one. "
+                         "Keep the default unwrap_futures(true): the client waits (without "
+                         "blocking the caller) for the future arguments and sends their values"};
     return;
   case mode::asyncio:
   case mode::cluster:

@@ -205,10 +205,13 @@ TEST_CASE("back-pressure holds calls in order in process mode (100 in flight by 
   CHECK(defaults.stats().max_queued_tasks == 100);
 }
 
-TEST_CASE("what process mode does not do yet is refused clearly") {
-  auto b = cruncher::options().mode(concurry::mode::process).max_workers(1);
-  CHECK_THROWS_WITH_AS(b.unwrap_futures(false).init(0),
-                       doctest::Contains("not available in process mode yet"),
+TEST_CASE("unwrap_futures(false) is refused in process mode, saying why and what to do") {
+  auto b = cruncher::options().mode(concurry::mode::process).max_workers(1).unwrap_futures(false);
+  CHECK_THROWS_WITH_AS(b.init(0),
+                       doctest::Contains("a future cannot cross a process boundary"),
+                       concurry::config_error);
+  CHECK_THROWS_WITH_AS(b.init(0),
+                       doctest::Contains("Keep the default unwrap_futures(true)"),
                        concurry::config_error);
 }
 

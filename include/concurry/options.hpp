@@ -227,7 +227,8 @@ public:
   /// Whether a call with future arguments waits for them before it goes out (true, the
   /// default: the balancer picks a worker once they are done, no thread waits) or goes out at
   /// once with the worker waiting for them when the call starts (false). Either way a
-  /// parameter of future type receives the future itself.
+  /// parameter of future type receives the future itself. Process mode refuses false at
+  /// `init` (`config_error`): a future cannot cross a process boundary.
   [[nodiscard]] worker_builder unwrap_futures(bool yes) const {
     auto b = *this;
     b.s_.unwrap_futures = yes;
