@@ -4,7 +4,10 @@
 //   - round trip: one call at a time, `call(...).result()`, median and p99 in microseconds;
 //   - pipelined: 1,000 calls in flight, calls per second;
 //   - on-demand: a fresh worker per call (thread + worker actor), against the floor of that,
-//     a std::thread started and joined per call.
+//     a std::thread started and joined per call;
+//   - process mode: a call to a pool of 2 worker processes, an on-demand call with one process
+//     alive at most (the previous call's process ended and reaped, a process spawned, its worker
+//     built, the call run) and a registered task submitted to a pool of 2 worker processes.
 //
 // Prints each figure and its ratio to the plain call (or the floor). `--quick` is a smoke run.
 #include <concurry/concurry.hpp>
@@ -29,6 +32,11 @@ public:
   int add(int a, int b) { return a + b; }
 };
 CONCURRY_WORKER(echo, (), twice, add)
+
+int triple(int x) {
+  return 3 * x;
+}
+CONCURRY_TASK(triple)
 
 struct latency {
   double p50_us = 0;
@@ -163,5 +171,26 @@ int main(int argc, char** argv) {
               od.p99_us,
               od.p50_us / spawn_floor.p50_us,
               od.p50_us / base.p50_us);
+
+  std::printf("process mode (worker processes):\n");
+  const int process_n = quick ? 200 : 5'000;
+  const int spawn_n = quick ? 10 : 100;
+  auto processes = echo::options().mode(concurry::mode::process).max_workers(2).init();
+  auto process_base =
+      round_trips(process_n, [&] { (void)processes.call(&echo::twice, 1).result(); });
+  print_latency("call to a process pool of 2", process_base, process_base, "process call");
+  auto tasks = concurry::task_worker::options().mode(concurry::mode::process).max_workers(2).init();
+  print_latency("submit(&triple) to a process pool of 2",
+                round_trips(process_n, [&] { (void)tasks.submit(&triple, 1).result(); }),
+                process_base,
+                "process call");
+  // One alive at a time: each call also waits for the previous process to exit and be reaped.
+  auto process_on_demand =
+      echo::options().mode(concurry::mode::process).on_demand().max_workers(1).init();
+  print_latency(
+      "on-demand (max 1): exit, spawn, build, call",
+      round_trips(spawn_n, [&] { (void)process_on_demand.call(&echo::twice, 1).result(); }),
+      process_base,
+      "process call");
   return 0;
 }
