@@ -3,6 +3,7 @@
 #include "actors/log.hpp"
 #include "net/call_messages.hpp"
 
+#include <concurry/clock.hpp>
 #include <concurry/error.hpp>
 #include <concurry/exceptions.hpp>
 
@@ -230,15 +231,18 @@ public:
 
   /// The host's connection dropped (`reaped` false: it is killed to make sure it ends) or its
   /// process was reaped (true: a replacement starts if the worker may have one).
-  void died(const std::string& why, bool reaped) {
+  void died(const std::string& how, bool reaped) {
     detail::call_node* running = nullptr;
     std::deque<detail::call_node*> orphans;
     std::vector<detail::call_node*> stranded; // on-demand: they end with the worker
     std::function<void()> on_exit;
     bool replace = false;
     bool kill = false;
+    std::string why;
     {
       std::lock_guard lock{mutex_};
+      // A host this side killed on purpose says why first.
+      why = kill_reason_.empty() ? how : kill_reason_ + " (" + how + ")";
       death_ = why;
       // The host runs its calls one at a time in the order they went out: the oldest in flight
       // was running, the others had not started and go out again.
@@ -310,6 +314,25 @@ public:
     }
     if (on_exit)
       on_exit();
+  }
+
+  /// An on-demand worker that is still not built: its host is killed, and its exit fails the
+  /// call with worker_died (or retries it on a fresh worker).
+  void give_up_building() {
+    {
+      std::lock_guard lock{mutex_};
+      if (phase_ != phase::starting)
+        return;
+    }
+    {
+      std::lock_guard lock{mutex_};
+      kill_reason_ = "it was not built within 30 s and was killed";
+    }
+    actors::logger("pool")->warn("an on-demand worker was not built within 30 s and was killed "
+                                 "worker={}",
+                                 index_);
+    if (auto pool = pool_.lock())
+      pool->hosts_->kill(slot_);
   }
 
   /// A replacement host could not be started.
@@ -557,7 +580,8 @@ private:
   std::condition_variable built_;
   phase phase_ = phase::starting;
   std::exception_ptr ctor_error_;
-  std::string death_; // how the last host died
+  std::string death_;       // how the last host died
+  std::string kill_reason_; // why this side killed the host, if it did
   std::deque<detail::call_node*> pending_;
   struct sent_call {
     std::uint64_t sequence = 0; // the order in which it went out to the host
@@ -628,6 +652,14 @@ std::shared_ptr<actors::worker_body> process_pool::spawn_on_demand(std::size_t i
   worker->dispatched.fetch_add(1, std::memory_order_relaxed);
   worker->enqueue(call); // waits in the worker until its host has built it
   hosts_->start_async(worker->slot());
+  // A host that never says hello, or a constructor that never returns, must not hold its call
+  // forever: as at a pool's start, the worker has 30 s to be built.
+  auto clock = system_clock();
+  clock->schedule(clock->now() + std::chrono::seconds{30},
+                  [weak = std::weak_ptr<remote_worker>{worker}] {
+                    if (auto w = weak.lock())
+                      w->give_up_building();
+                  });
   return worker;
 }
 

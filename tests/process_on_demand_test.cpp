@@ -61,6 +61,14 @@ private:
 };
 CONCURRY_WORKER(short_lived, (bool), work, crash_once, index)
 
+/// A worker whose constructor takes `ms` milliseconds.
+class slow_start : public concurry::worker<slow_start> {
+public:
+  explicit slow_start(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds{ms}); }
+  int ok() { return 1; }
+};
+CONCURRY_WORKER(slow_start, (int), ok)
+
 /// The live (not zombie) child processes of this process, from /proc.
 int live_children() {
   int count = 0;
@@ -229,4 +237,16 @@ TEST_CASE("stopping a process on-demand pool runs waiting calls within the timeo
                        doctest::Contains("before an on-demand worker was free"),
                        concurry::stopped_error);
   CHECK_THROWS_AS(running.result(5s), concurry::stopped_error);
+}
+
+// Takes 30 s: run with --no-skip.
+TEST_CASE("a process on-demand worker not built within 30 s is killed and fails its call" *
+          doctest::skip()) {
+  auto pool =
+      slow_start::options().mode(concurry::mode::process).on_demand().max_workers(1).init(60'000);
+  auto started = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(pool.call(&slow_start::ok).result(60s),
+                       doctest::Contains("not built within 30 s"),
+                       concurry::worker_died);
+  CHECK(std::chrono::steady_clock::now() - started < 40s);
 }
