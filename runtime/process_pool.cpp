@@ -23,6 +23,9 @@ namespace {
 std::atomic<std::uint64_t> next_call_id{1};
 std::atomic<std::uint64_t> next_pool_id{1};
 
+// How long a replacement worker host may take to connect and build its worker.
+constexpr std::chrono::seconds replacement_deadline{30};
+
 // Whether a call may go out for an attempt: the first one moves its future to running (false
 // when it was cancelled); a call that went to a host that died before it started, and a retry,
 // find it running already.
@@ -307,10 +310,12 @@ public:
     for (auto* call : orphans)
       move_away(*call);
     if (replace) {
-      if (pool)
+      if (pool) {
         pool->hosts_->start_async(slot_);
-      else
+        watch_replacement();
+      } else {
         died("the pool is gone", false);
+      }
     }
     if (on_exit)
       on_exit();
@@ -333,6 +338,36 @@ public:
                                  index_);
     if (auto pool = pool_.lock())
       pool->hosts_->kill(slot_);
+  }
+
+  /// A replacement that is not built within the start deadline (a host that never connects,
+  /// a constructor that never returns) is killed; its exit then counts as another death.
+  void watch_replacement() {
+    std::size_t generation = 0;
+    {
+      std::lock_guard lock{mutex_};
+      generation = restarts_;
+    }
+    std::weak_ptr<remote_worker> weak = weak_from_this();
+    system_clock()->schedule(system_clock()->now() + replacement_deadline, [weak, generation] {
+      auto self = weak.lock();
+      if (!self)
+        return;
+      {
+        std::lock_guard lock{self->mutex_};
+        if (self->phase_ != phase::starting || self->restarts_ != generation)
+          return;
+      }
+      actors::logger("pool")->error("a replacement worker host was not built in time "
+                                    "worker={} deadline_s={}",
+                                    self->index_,
+                                    replacement_deadline.count());
+      auto pool = self->pool_.lock();
+      if (pool && !pool->hosts_->kill(self->slot_))
+        self->died("its replacement was not started within " +
+                       std::to_string(replacement_deadline.count()) + " s",
+                   true);
+    });
   }
 
   /// A replacement host could not be started.
