@@ -1,3 +1,4 @@
+#include "modes.hpp"
 #include "test_workers.hpp"
 
 #include <concurry/concurry.hpp>
@@ -14,14 +15,14 @@ using concurry_test::sleeper;
 
 namespace {
 
-concurry::pool<sleeper> two_sleepers() {
-  return sleeper::options().mode(concurry::mode::thread).max_workers(2).init();
+concurry::pool<sleeper> two_sleepers(concurry::mode mode) {
+  return sleeper::options().mode(mode).max_workers(2).init();
 }
 
 } // namespace
 
-TEST_CASE("a future's result can be read again and from copies") {
-  auto pool = two_sleepers();
+TEST_CASE_TEMPLATE("a future's result can be read again and from copies", M, CONCURRY_POOL_MODES) {
+  auto pool = two_sleepers(M::value);
   auto f = pool.call(&sleeper::checked_double, 21);
   auto copy = f;
   CHECK(f.result() == 42);
@@ -30,8 +31,10 @@ TEST_CASE("a future's result can be read again and from copies") {
   CHECK(copy.done());
 }
 
-TEST_CASE("result with a timeout throws timeout_error and leaves the future usable") {
-  auto pool = two_sleepers();
+TEST_CASE_TEMPLATE("result with a timeout throws timeout_error and leaves the future usable",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = two_sleepers(M::value);
   auto f = pool.call(&sleeper::sleep_ms, 2000);
   auto t0 = std::chrono::steady_clock::now();
   CHECK_THROWS_AS(f.result(500ms), concurry::timeout_error);
@@ -43,8 +46,10 @@ TEST_CASE("result with a timeout throws timeout_error and leaves the future usab
   CHECK(f.done());
 }
 
-TEST_CASE("a method's exception is rethrown with its original type") {
-  auto pool = two_sleepers();
+TEST_CASE_TEMPLATE("a method's exception is rethrown with its original type",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = two_sleepers(M::value);
   auto f = pool.call(&sleeper::checked_double, -3);
   CHECK_THROWS_AS(f.result(), std::invalid_argument);
   CHECK_THROWS_WITH(f.result(), "negative value not allowed: -3");
@@ -54,15 +59,17 @@ TEST_CASE("a method's exception is rethrown with its original type") {
   CHECK_FALSE(pool.call(&sleeper::checked_double, 1).exception());
 }
 
-TEST_CASE("exception with a timeout throws timeout_error while the call runs") {
-  auto pool = two_sleepers();
+TEST_CASE_TEMPLATE("exception with a timeout throws timeout_error while the call runs",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = two_sleepers(M::value);
   auto f = pool.call(&sleeper::sleep_ms, 300);
   CHECK_THROWS_AS((void)f.exception(10ms), concurry::timeout_error);
   CHECK_FALSE(f.exception());
 }
 
-TEST_CASE("a void method gives a future<void>") {
-  auto pool = two_sleepers();
+TEST_CASE_TEMPLATE("a void method gives a future<void>", M, CONCURRY_POOL_MODES) {
+  auto pool = two_sleepers(M::value);
   concurry::future<void> f = pool.call(&sleeper::nothing);
   f.result();
   CHECK(f.done());
@@ -89,8 +96,10 @@ TEST_CASE("cancel stops a queued call and fails once the call runs") {
   CHECK(pool.worker_stats(0).active_calls == 0);
 }
 
-TEST_CASE("a done callback runs once, on completion or at once when already done") {
-  auto pool = two_sleepers();
+TEST_CASE_TEMPLATE("a done callback runs once, on completion or at once when already done",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = two_sleepers(M::value);
   std::atomic<int> calls{0};
   std::latch fired{1};
   auto f = pool.call(&sleeper::sleep_ms, 50);
@@ -107,8 +116,10 @@ TEST_CASE("a done callback runs once, on completion or at once when already done
   CHECK(calls.load() == 1);
 }
 
-TEST_CASE("a callback that throws is dropped and the future stays good") {
-  auto pool = two_sleepers();
+TEST_CASE_TEMPLATE("a callback that throws is dropped and the future stays good",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = two_sleepers(M::value);
   auto f = pool.call(&sleeper::sleep_ms, 20);
   f.add_done_callback([](auto) { throw std::runtime_error{"callback failed"}; });
   CHECK(f.result() < 2);
