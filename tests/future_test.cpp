@@ -9,6 +9,7 @@
 #include <chrono>
 #include <latch>
 #include <stdexcept>
+#include <thread>
 
 using namespace std::chrono_literals;
 using concurry_test::sleeper;
@@ -92,6 +93,26 @@ TEST_CASE("cancel stops a queued call and fails once the call runs") {
   release.count_down();
   CHECK(running.result() == 0);
   CHECK_FALSE(running.cancel());
+  pool.stop();
+  CHECK(pool.worker_stats(0).active_calls == 0);
+}
+
+TEST_CASE_TEMPLATE("cancel stops a call held back by max_queued_tasks", M, CONCURRY_POOL_MODES) {
+  // NOTE: in process mode a call counts as running once it went to its worker's host, so only
+  // a call still waiting in the client (here behind max_queued_tasks) can be cancelled.
+  auto pool = sleeper::options().mode(M::value).max_workers(1).max_queued_tasks(1).init();
+  auto running = pool.call(&sleeper::sleep_ms, 300);
+  auto queued = pool.call(&sleeper::checked_double, 1);
+  // Bounded: at most 10 s for the first call to start on its worker.
+  for (int i = 0; i < 1000 && !running.running(); ++i)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE(running.running());
+  CHECK_FALSE(running.cancel());
+  CHECK(queued.cancel());
+  CHECK(queued.cancelled());
+  CHECK_THROWS_AS(queued.result(), concurry::cancelled_error);
+  CHECK(running.result(10s) == 0);
+  CHECK(pool.call(&sleeper::checked_double, 2).result(10s) == 4);
   pool.stop();
   CHECK(pool.worker_stats(0).active_calls == 0);
 }
