@@ -379,14 +379,22 @@ public:
     stop_from_inside();
     return 7;
   }
-  const std::string& name() const { return name_; }
 
 private:
   void stop_from_inside();
   concurry::handle<self_caller> stopper_;
+};
+CONCURRY_LOCAL_WORKER(self_caller, (), depth, stop_own_pool)
+
+/// Returns a reference to a member of its own.
+class named : public concurry::worker<named> {
+public:
+  const std::string& name() const { return name_; }
+
+private:
   std::string name_ = "self";
 };
-CONCURRY_LOCAL_WORKER(self_caller, (), depth, stop_own_pool, name)
+CONCURRY_WORKER(named, (), name)
 
 /// A pool that stops itself through the handle it was given.
 struct owner_slot {
@@ -416,9 +424,11 @@ TEST_CASE_TEMPLATE("a worker that stops its own pool finishes its call without w
   owner_slot::pool = nullptr;
 }
 
-TEST_CASE("a method that returns a reference gives the caller a copy") {
-  auto pool = self_caller::options().max_workers(1).init();
-  concurry::future<std::string> f = pool.call(&self_caller::name);
+TEST_CASE_TEMPLATE("a method that returns a reference gives the caller a copy",
+                   M,
+                   CONCURRY_ALL_MODES) {
+  auto pool = named::options().mode(M::value).max_workers(1).init();
+  concurry::future<std::string> f = pool.call(&named::name);
   CHECK(f.result() == "self");
 }
 
