@@ -2,6 +2,8 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -9,19 +11,32 @@ namespace concurry::actors {
 
 namespace {
 
-std::mutex mutex;
-spdlog::level::level_enum current_level = spdlog::level::warn;
+struct loggers {
+  std::mutex mutex;
+  spdlog::level::level_enum level = spdlog::level::warn;
+  std::map<std::string, std::shared_ptr<spdlog::logger>, std::less<>> by_part;
+};
+
+// NOTE: never destroyed, and the loggers stay out of spdlog's registry. A pool in a global
+// variable ends after every static made later than it, spdlog's registry among them, and its
+// hosts still log while they end.
+loggers& all() {
+  static auto* const instance = new loggers;
+  return *instance;
+}
 
 } // namespace
 
 std::shared_ptr<spdlog::logger> logger(std::string_view part) {
-  std::string name{part};
-  std::lock_guard guard{mutex};
-  if (auto existing = spdlog::get(name))
-    return existing;
-  auto created = spdlog::stderr_color_mt(name);
-  created->set_level(current_level);
+  auto& l = all();
+  std::lock_guard guard{l.mutex};
+  if (auto it = l.by_part.find(part); it != l.by_part.end())
+    return it->second;
+  auto created = std::make_shared<spdlog::logger>(
+      std::string{part}, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  created->set_level(l.level);
   created->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  l.by_part.emplace(std::string{part}, created);
   return created;
 }
 
@@ -30,9 +45,11 @@ bool set_log_level(std::string_view level) {
   // from_str maps unknown names to "off"; accept "off" only when it was asked for.
   if (parsed == spdlog::level::off && level != "off")
     return false;
-  std::lock_guard guard{mutex};
-  current_level = parsed;
-  spdlog::apply_all([parsed](const std::shared_ptr<spdlog::logger>& l) { l->set_level(parsed); });
+  auto& l = all();
+  std::lock_guard guard{l.mutex};
+  l.level = parsed;
+  for (auto& [part, logger] : l.by_part)
+    logger->set_level(parsed);
   return true;
 }
 

@@ -37,9 +37,10 @@ public:
     // The owner stops the pool; a pool that only lost its handles stops here.
     stop(std::chrono::nanoseconds{0});
     end_sync_retries();
-    if (supervisor_ && runtime_internal::worker_runner::owner_of_this_thread() == this) {
-      // The last handle went away on one of this pool's own workers (in a done callback). The
-      // supervisor's end waits for that worker's thread, this one: it ends on another thread.
+    if (supervisor_ && must_not_wait_here()) {
+      // The last handle went away on one of this pool's own workers, or on a thread that
+      // delivers a process pool's events (in a done callback). The supervisor's end may wait for
+      // this very thread: it ends on another one.
       try {
         std::thread{[s = std::move(supervisor_)]() mutable { s.reset(); }}.detach();
       } catch (const std::system_error&) {
@@ -65,6 +66,12 @@ public:
   bool is_stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
 
 private:
+  /// Whether this thread is one a stop of this pool may wait for: a worker of its own, or a
+  /// thread that delivers a process pool's events.
+  bool must_not_wait_here() const noexcept {
+    return runtime_internal::worker_runner::owner_of_this_thread() == this ||
+           runtime_internal::process_pool::delivering_on_this_thread();
+  }
   worker_context context_for(std::size_t index) const {
     worker_context c;
     c.index = index;
@@ -214,7 +221,7 @@ void pool_core::start(worker_factory factory) {
   }
   std::vector<std::shared_ptr<actors::worker_body>> bodies;
   if (spec_.mode == mode::process && spec_.on_demand) {
-    process_ = std::make_shared<runtime_internal::process_pool>(host_, spec_);
+    process_ = runtime_internal::process_pool::create(host_, spec_);
     process_->set_retries(retries_);
     // A call whose worker died before it could run, or a retry whose worker is gone, gets a
     // fresh worker ahead of the calls waiting for one.
@@ -226,7 +233,7 @@ void pool_core::start(worker_factory factory) {
     });
     process_->start_on_demand(on_demand_cap());
   } else if (spec_.mode == mode::process) {
-    process_ = std::make_shared<runtime_internal::process_pool>(host_, spec_);
+    process_ = runtime_internal::process_pool::create(host_, spec_);
     process_->set_retries(retries_);
     // A call whose worker died for good, or a retry, goes where the balancer says.
     process_->set_rebalance([weak = weak_from_this()](call_node& call) {
@@ -576,9 +583,10 @@ void pool_core::stop(std::chrono::nanoseconds timeout) {
       sync_worker_.reset();
     return;
   }
-  if (runtime_internal::worker_runner::owner_of_this_thread() == this) {
+  if (must_not_wait_here()) {
     // A worker stopping its own pool cannot wait for itself: the stop goes on without it, and
-    // this worker ends once its method returns.
+    // this worker ends once its method returns. Nor can a done callback on a thread that
+    // delivers a process pool's events (a host's message): the stop may wait for that thread.
     if (supervisor_)
       supervisor_->begin_stop(timeout);
     return;

@@ -14,6 +14,8 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 
 namespace concurry::runtime_internal {
@@ -25,6 +27,19 @@ std::atomic<std::uint64_t> next_pool_id{1};
 
 // How long a replacement worker host may take to connect and build its worker.
 constexpr std::chrono::seconds replacement_deadline{30};
+
+// How many process-pool events this thread is delivering now.
+thread_local int delivering = 0;
+
+/// Marks this thread as delivering a process pool's event for its lifetime. Declared before the
+/// strong references the event takes, so that they go while the mark is still there.
+class delivering_scope {
+public:
+  delivering_scope() noexcept { ++delivering; }
+  delivering_scope(const delivering_scope&) = delete;
+  delivering_scope& operator=(const delivering_scope&) = delete;
+  ~delivering_scope() { --delivering; }
+};
 
 // Whether a call may go out for an attempt: the first one moves its future to running (false
 // when it was cancelled); a call that went to a host that died before it started, and a retry,
@@ -350,6 +365,7 @@ public:
     }
     std::weak_ptr<remote_worker> weak = weak_from_this();
     system_clock()->schedule(system_clock()->now() + replacement_deadline, [weak, generation] {
+      delivering_scope on_timer;
       auto self = weak.lock();
       if (!self)
         return;
@@ -548,6 +564,7 @@ private:
     retries->schedule(
         call,
         [weak, pool_weak = pool_](detail::call_node& c) {
+          delivering_scope on_timer;
           if (auto self = weak.lock())
             return self->admit(c, /*retry=*/true);
           if (auto pool = pool_weak.lock(); pool && pool->rebalance_)
@@ -556,6 +573,7 @@ private:
           c.state().release();
         },
         [weak](detail::call_node& c) {
+          delivering_scope on_timer;
           auto self = weak.lock();
           if (self) {
             {
@@ -631,6 +649,29 @@ private:
 process_pool::process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec)
     : host_{std::move(host)}, spec_{spec} {}
 
+std::shared_ptr<process_pool> process_pool::create(std::shared_ptr<actors::actor_host> host,
+                                                   const detail::pool_spec& spec) {
+  // The last reference may go on a thread that delivers this pool's events: a retry's timer
+  // that had the pool in hand while the owner let it go, or a host's message whose done
+  // callback dropped the owner. Ending the hosts there would wait for the listener actor that
+  // runs the handler, or leave CAF's thread-local state on the clock's thread, which then holds
+  // up the actor system's end forever.
+  return {new process_pool{std::move(host), spec}, [](process_pool* pool) {
+            if (delivering == 0)
+              return delete pool;
+            try {
+              std::thread{[pool] { delete pool; }}.detach();
+            } catch (const std::system_error&) {
+              // NOTE: no thread to end the hosts on: they end with the process.
+              actors::logger("pool")->error("the hosts of a pool could not be ended: no thread");
+            }
+          }};
+}
+
+bool process_pool::delivering_on_this_thread() noexcept {
+  return delivering > 0;
+}
+
 process_pool::~process_pool() {
   // Kills whatever still runs and reaps it; no event arrives after this.
   hosts_.reset();
@@ -692,6 +733,7 @@ std::shared_ptr<actors::worker_body> process_pool::spawn_on_demand(std::size_t i
   auto clock = system_clock();
   clock->schedule(clock->now() + std::chrono::seconds{30},
                   [weak = std::weak_ptr<remote_worker>{worker}] {
+                    delivering_scope on_timer;
                     if (auto w = weak.lock())
                       w->give_up_building();
                   });
@@ -732,11 +774,13 @@ void process_pool::open_hosts() {
   process_hosts::events events;
   auto weak = weak_from_this();
   events.on_hello = [weak](const actors::host_identity& who) {
+    delivering_scope event;
     if (auto self = weak.lock())
       if (auto w = self->worker_at(who.worker))
         w->hello(self->spec_.worker_name, self->spec_.constructor_arguments);
   };
   events.on_lost = [weak](const actors::host_identity& who) {
+    delivering_scope event;
     auto self = weak.lock();
     // A connection that drops after its process was reaped (and maybe replaced) is old news.
     if (self && self->hosts_->pid_of(who.worker) == who.pid)
@@ -744,6 +788,7 @@ void process_pool::open_hosts() {
         w->died("its connection dropped", false);
   };
   events.on_exit = [weak](const host_exit& how) {
+    delivering_scope event;
     auto self = weak.lock();
     auto w = self ? self->worker_at(how.worker) : nullptr;
     if (!w)
@@ -755,10 +800,12 @@ void process_pool::open_hosts() {
       self->release_slot(how.worker, w.get());
   };
   events.on_message = [weak](const actors::host_identity& who, std::vector<char> bytes) {
+    delivering_scope event;
     if (auto self = weak.lock())
       self->on_message(who, std::move(bytes));
   };
   events.on_start_failed = [weak](int worker, const std::string& why) {
+    delivering_scope event;
     auto self = weak.lock();
     auto w = self ? self->worker_at(worker) : nullptr;
     if (!w)
@@ -768,6 +815,7 @@ void process_pool::open_hosts() {
       self->release_slot(worker, w.get());
   };
   events.on_silent = [weak](const actors::host_identity& who) {
+    delivering_scope event;
     auto self = weak.lock();
     if (!self)
       return;

@@ -61,14 +61,24 @@ public:
     return steps_.call(&step::square, once).result(patience);
   }
 
-  /// A handle to the inner pool, to look at it from outside.
+private:
+  concurry::pool<step> steps_;
+};
+CONCURRY_WORKER(pool_owner, (concurry::mode), square_all, square_twice)
+
+/// Owns a pool of one step worker in `mode` and hands out a handle to it, to look at it from
+/// outside. Local: a handle cannot cross a process boundary.
+class inner_owner : public concurry::worker<inner_owner> {
+public:
+  explicit inner_owner(concurry::mode mode)
+      : steps_{step::options().mode(mode).max_workers(1).init()} {}
+
   concurry::handle<step> inner() const { return steps_.ref(); }
 
 private:
   concurry::pool<step> steps_;
 };
-// Local: `inner` returns a handle, which cannot cross a process boundary.
-CONCURRY_LOCAL_WORKER(pool_owner, (concurry::mode), square_all, square_twice, inner)
+CONCURRY_LOCAL_WORKER(inner_owner, (concurry::mode), inner)
 
 /// The middle of three levels: owns a pool of one step worker.
 class middle_level : public concurry::worker<middle_level> {
@@ -136,9 +146,9 @@ TEST_CASE("a worker on a thread waits on a sync pool it owns, and a sync worker 
 
 TEST_CASE_TEMPLATE("stopping the outer pool stops the pool its worker owns",
                    M,
-                   CONCURRY_ALL_MODES) {
-  auto outer = pool_owner::options().mode(M::value).max_workers(1).init(M::value);
-  auto inner = outer.call(&pool_owner::inner).result(patience);
+                   CONCURRY_LOCAL_MODES) {
+  auto outer = inner_owner::options().mode(M::value).max_workers(1).init(M::value);
+  auto inner = outer.call(&inner_owner::inner).result(patience);
   CHECK_FALSE(inner.is_stopped());
   outer.stop(patience);
   CHECK(inner.is_stopped());

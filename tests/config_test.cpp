@@ -1,5 +1,7 @@
 // The global configuration: library defaults, validation, scoped overrides, and pools and
 // limits that take their defaults from it.
+#include "modes.hpp"
+
 #include <concurry/concurry.hpp>
 
 #include <doctest/doctest.h>
@@ -98,18 +100,24 @@ TEST_CASE("invalid defaults are refused with the field's name, changing nothing"
   CHECK(concurry::config().thread.retry.wait == 1s);
 }
 
-TEST_CASE("pools take retry and balancing defaults from the configuration; options win") {
+TEST_CASE_TEMPLATE("pools take retry and balancing defaults from the configuration; options win",
+                   M,
+                   CONCURRY_POOL_MODES) {
   concurry::config_override more{[](concurry::configuration& c) {
-    c.thread.retry.num_retries = 2;
-    c.thread.retry.wait = 1ms;
-    c.thread.load_balancing = concurry::load_balancing::least_total;
+    c[M::value].retry.num_retries = 2;
+    c[M::value].retry.wait = 1ms;
+    c[M::value].load_balancing = concurry::load_balancing::least_total;
   }};
-  auto pool = fails_once::options().max_workers(1).init();
+  auto pool = fails_once::options().mode(M::value).max_workers(1).init();
   CHECK(pool.call(&fails_once::run).result(10s) == 2);
   CHECK(pool.stats().load_balancer.algorithm == concurry::load_balancing::least_total);
 
-  auto explicit_none =
-      fails_once::options().max_workers(1).num_retries(0).load_balancing("rr").init();
+  auto explicit_none = fails_once::options()
+                           .mode(M::value)
+                           .max_workers(1)
+                           .num_retries(0)
+                           .load_balancing("rr")
+                           .init();
   CHECK_THROWS_AS(explicit_none.call(&fails_once::run).result(10s), std::runtime_error);
   CHECK(explicit_none.stats().load_balancer.algorithm == concurry::load_balancing::round_robin);
 }

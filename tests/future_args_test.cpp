@@ -1,4 +1,5 @@
 // Futures as arguments: resolved before the method runs, without blocking the caller.
+#include "modes.hpp"
 #include "test_workers.hpp"
 
 #include <concurry/concurry.hpp>
@@ -32,24 +33,34 @@ public:
       total += v;
     return total;
   }
+};
+CONCURRY_WORKER(consumer, (), sum, add, weigh)
+
+/// Takes a future itself as its argument; futures cannot cross a process boundary.
+class future_taker : public concurry::worker<future_taker> {
+public:
   bool is_done(concurry::future<int> f) { return f.done(); }
 };
-CONCURRY_LOCAL_WORKER(consumer, (), sum, add, weigh, is_done)
+CONCURRY_LOCAL_WORKER(future_taker, (), is_done)
 
 } // namespace
 
-TEST_CASE("a consumer given a list of 100 futures of 0 to 99 gets their sum") {
-  auto producers = sleeper::options().max_workers(4).init();
-  auto consumers = consumer::options().max_workers(2).init();
+TEST_CASE_TEMPLATE("a consumer given a list of 100 futures of 0 to 99 gets their sum",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto producers = sleeper::options().mode(M::value).max_workers(4).init();
+  auto consumers = consumer::options().mode(M::value).max_workers(2).init();
   std::vector<concurry::future<int>> parts;
   for (int i = 0; i < 100; ++i)
     parts.push_back(producers.call(&sleeper::checked_double, i));
   CHECK(consumers.call(&consumer::sum, parts).result() == 2 * 4950);
 }
 
-TEST_CASE("a call with a future argument returns at once and runs when the future is done") {
+TEST_CASE_TEMPLATE("a call with a future argument returns at once and runs when the future is done",
+                   M,
+                   CONCURRY_POOL_MODES) {
   auto upstream = gate::options().max_workers(1).init();
-  auto downstream = consumer::options().max_workers(1).init();
+  auto downstream = consumer::options().mode(M::value).max_workers(1).init();
   std::latch started{1};
   std::latch release{1};
   auto held = upstream.call(&gate::hold, &started, &release);
@@ -60,9 +71,11 @@ TEST_CASE("a call with a future argument returns at once and runs when the futur
   CHECK(later.result(10s) == 5);
 }
 
-TEST_CASE("futures inside maps, optionals and tuples are resolved too") {
-  auto producers = sleeper::options().max_workers(2).init();
-  auto consumers = consumer::options().max_workers(1).init();
+TEST_CASE_TEMPLATE("futures inside maps, optionals and tuples are resolved too",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto producers = sleeper::options().mode(M::value).max_workers(2).init();
+  auto consumers = consumer::options().mode(M::value).max_workers(1).init();
   auto two = [&](int v) { return producers.call(&sleeper::checked_double, v); };
   std::map<std::string, concurry::future<int>> weights{{"a", two(1)}, {"b", two(2)}};
   std::optional<concurry::future<int>> bonus = two(10);
@@ -70,9 +83,11 @@ TEST_CASE("futures inside maps, optionals and tuples are resolved too") {
         2 + 4 + 20 + 6 + 8);
 }
 
-TEST_CASE("an upstream failure fails the downstream call with the upstream exception") {
-  auto producers = sleeper::options().max_workers(2).init();
-  auto consumers = consumer::options().max_workers(1).init();
+TEST_CASE_TEMPLATE("an upstream failure fails the downstream call with the upstream exception",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto producers = sleeper::options().mode(M::value).max_workers(2).init();
+  auto consumers = consumer::options().mode(M::value).max_workers(1).init();
   auto bad = producers.call(&sleeper::checked_double, -1);
   CHECK_THROWS_AS(consumers.call(&consumer::add, bad, 1).result(10s), std::invalid_argument);
   CHECK(consumers.call(&consumer::add, 1, 1).result() == 2);
@@ -80,20 +95,20 @@ TEST_CASE("an upstream failure fails the downstream call with the upstream excep
 
 TEST_CASE("a parameter of future type receives the future itself") {
   auto upstream = gate::options().max_workers(1).init();
-  auto consumers = consumer::options().max_workers(1).init();
+  auto consumers = future_taker::options().max_workers(1).init();
   std::latch started{1};
   std::latch release{1};
   auto held = upstream.call(&gate::hold, &started, &release);
   started.wait();
-  CHECK_FALSE(consumers.call(&consumer::is_done, held).result(10s));
+  CHECK_FALSE(consumers.call(&future_taker::is_done, held).result(10s));
   release.count_down();
   held.result();
 }
 
-TEST_CASE("a pipeline of three pools passes futures along") {
-  auto first = sleeper::options().max_workers(2).init();
-  auto second = consumer::options().max_workers(2).init();
-  auto third = consumer::options().max_workers(1).blocking().init();
+TEST_CASE_TEMPLATE("a pipeline of three pools passes futures along", M, CONCURRY_POOL_MODES) {
+  auto first = sleeper::options().mode(M::value).max_workers(2).init();
+  auto second = consumer::options().mode(M::value).max_workers(2).init();
+  auto third = consumer::options().mode(M::value).max_workers(1).blocking().init();
   std::vector<concurry::future<int>> stage;
   for (int i = 0; i < 10; ++i)
     stage.push_back(second.call(&consumer::add, first.call(&sleeper::checked_double, i), 1));

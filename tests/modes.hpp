@@ -3,7 +3,10 @@
 //     TEST_CASE_TEMPLATE("...", M, CONCURRY_POOL_MODES) { auto pool =
 //     w::options().mode(M::value)... }
 //
-// Process and cluster modes join these lists when they exist.
+// A case runs in process mode unless it cannot hold there: its worker is local-only (it takes
+// or returns a type that cannot cross a process boundary), or it observes the client's memory
+// from inside the worker. Those cases use the LOCAL lists. Cluster mode joins these lists when
+// it exists.
 #pragma once
 
 #include <concurry/mode.hpp>
@@ -16,11 +19,16 @@ struct sync_mode {
 struct thread_mode {
   static constexpr concurry::mode value = concurry::mode::thread;
 };
-struct process_mode { static constexpr concurry::mode value = concurry::mode::process; };
+struct process_mode {
+  static constexpr concurry::mode value = concurry::mode::process;
+};
 
 } // namespace concurry_test
 
 /// Modes that run pools of several workers.
-#define CONCURRY_POOL_MODES concurry_test::thread_mode
+#define CONCURRY_POOL_MODES concurry_test::thread_mode, concurry_test::process_mode
 /// Modes that run a single worker (every mode).
-#define CONCURRY_ALL_MODES concurry_test::sync_mode, concurry_test::thread_mode
+#define CONCURRY_ALL_MODES                                                                         \
+  concurry_test::sync_mode, concurry_test::thread_mode, concurry_test::process_mode
+/// Modes whose workers share the client's memory: for local-only workers.
+#define CONCURRY_LOCAL_MODES concurry_test::sync_mode, concurry_test::thread_mode

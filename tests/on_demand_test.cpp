@@ -148,8 +148,10 @@ TEST_CASE("on-demand is refused in sync mode; max_workers 0 means one per core")
   CHECK(pool.call(&ephemeral::work, 5, 0).result(10s).first == 5);
 }
 
-TEST_CASE("back-pressure: calls beyond max_queued_tasks wait in order and never block") {
-  auto pool = ephemeral::options().max_workers(1).max_queued_tasks(2).init();
+TEST_CASE_TEMPLATE("back-pressure: calls beyond max_queued_tasks wait in order and never block",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = ephemeral::options().mode(M::value).max_workers(1).max_queued_tasks(2).init();
   CHECK(pool.stats().max_queued_tasks == 2);
   auto started = std::chrono::steady_clock::now();
   std::vector<concurry::future<std::pair<int, std::size_t>>> futures;
@@ -163,19 +165,21 @@ TEST_CASE("back-pressure: calls beyond max_queued_tasks wait in order and never 
   CHECK(std::chrono::steady_clock::now() - started >= 1400ms);
 }
 
-TEST_CASE("back-pressure: stopping fails the calls still parked behind the cap") {
-  auto pool = ephemeral::options().max_workers(1).max_queued_tasks(1).init();
+TEST_CASE_TEMPLATE("back-pressure: stopping fails the calls still parked behind the cap",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = ephemeral::options().mode(M::value).max_workers(1).max_queued_tasks(1).init();
   auto first = pool.call(&ephemeral::work, 0, 300);
   auto second = pool.call(&ephemeral::work, 1, 300);
   std::this_thread::sleep_for(50ms);
   pool.stop(0s);
   CHECK_THROWS_AS(second.result(10s), concurry::stopped_error);
   CHECK_THROWS_AS(first.result(10s), concurry::stopped_error);
-  CHECK_THROWS_AS(ephemeral::options().max_queued_tasks(0), concurry::config_error);
+  CHECK_THROWS_AS((void)ephemeral::options().max_queued_tasks(0), concurry::config_error);
 }
 
-TEST_CASE("back-pressure spreads over the workers of a pool") {
-  auto pool = ephemeral::options().max_workers(2).max_queued_tasks(1).init();
+TEST_CASE_TEMPLATE("back-pressure spreads over the workers of a pool", M, CONCURRY_POOL_MODES) {
+  auto pool = ephemeral::options().mode(M::value).max_workers(2).max_queued_tasks(1).init();
   std::vector<concurry::future<std::pair<int, std::size_t>>> futures;
   for (int i = 0; i < 6; ++i)
     futures.push_back(pool.call(&ephemeral::work, i, 50));

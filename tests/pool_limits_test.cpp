@@ -1,6 +1,7 @@
 // Limits seen from workers: a pool-wide budget, per-worker budgets, sets shared by pools, and
 // limits in the pool's statistics. Time is the behaviour here, so these run on the real clock
 // with generous bounds.
+#include "intervals.hpp"
 #include "modes.hpp"
 
 #include <concurry/concurry.hpp>
@@ -8,19 +9,20 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
+using concurry_test::interval;
+using concurry_test::max_overlap;
+using concurry_test::now_ns;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-std::atomic<int> inside{0};
-std::atomic<int> most_inside{0};
 
 /// Calls an imaginary API under the pool's limits.
 class api_caller : public concurry::worker<api_caller> {
@@ -31,16 +33,12 @@ public:
     return worker_index();
   }
 
-  /// Holds one connection for `ms` milliseconds, counting how many are held at once.
-  int use_connection(int ms) {
+  /// Holds one connection for `ms` milliseconds; returns when it held it.
+  interval use_connection(int ms) {
     auto acq = limits().acquire({{"connections", 1}});
-    int now = ++inside;
-    int seen = most_inside.load();
-    while (now > seen && !most_inside.compare_exchange_weak(seen, now)) {
-    }
+    auto from = now_ns();
     std::this_thread::sleep_for(std::chrono::milliseconds{ms});
-    --inside;
-    return now;
+    return {from, now_ns()};
   }
 
   /// Acquires tokens, reports that it used fewer, and fails after the acquisition.
@@ -116,30 +114,29 @@ TEST_CASE_TEMPLATE("a token bucket of 50 per second makes ten calls of 25 tokens
 TEST_CASE_TEMPLATE("twenty workers sharing 5 connections never hold more than 5 at once",
                    M,
                    CONCURRY_POOL_MODES) {
-  inside = 0;
-  most_inside = 0;
   auto pool = api_caller::options()
                   .mode(M::value)
                   .max_workers(20)
                   .limits({concurry::resource_limit{"connections", 5}})
                   .init();
-  std::vector<concurry::future<int>> futures;
+  std::vector<concurry::future<interval>> futures;
   for (int i = 0; i < 60; ++i)
     futures.push_back(pool.call(&api_caller::use_connection, 20));
-  int most_seen = 0;
+  std::vector<interval> held;
   for (auto& f : futures)
-    most_seen = std::max(most_seen, f.result());
-  CHECK(most_inside.load() <= 5);
-  CHECK(most_seen <= 5);
-  CHECK(most_inside.load() >= 2);
+    held.push_back(f.result());
+  CHECK(max_overlap(held) <= 5);
+  CHECK(max_overlap(held) >= 2);
   auto s = pool.stats();
   CHECK(s.limits[0].limits[0].in_use == 0);
 }
 
-TEST_CASE("a limit set handed to two pools is one budget for both") {
+TEST_CASE_TEMPLATE("a limit set handed to two pools is one budget for both",
+                   M,
+                   CONCURRY_POOL_MODES) {
   concurry::limit_set shared{{concurry::call_limit{1s, 10}}};
-  auto first = api_caller::options().max_workers(2).limits(shared).init();
-  auto second = api_caller::options().max_workers(2).limits(shared).init();
+  auto first = api_caller::options().mode(M::value).max_workers(2).limits(shared).init();
+  auto second = api_caller::options().mode(M::value).max_workers(2).limits(shared).init();
   auto t0 = clock_type::now();
   std::vector<concurry::future<std::size_t>> futures;
   for (int i = 0; i < 10; ++i) {
@@ -151,9 +148,12 @@ TEST_CASE("a limit set handed to two pools is one budget for both") {
   CHECK(std::chrono::duration<double>(clock_type::now() - t0).count() >= 0.9);
 }
 
-TEST_CASE("a method that throws after acquiring releases its limits with its usage") {
+TEST_CASE_TEMPLATE("a method that throws after acquiring releases its limits with its usage",
+                   M,
+                   CONCURRY_POOL_MODES) {
   auto pool =
       api_caller::options()
+          .mode(M::value)
           .max_workers(2)
           .limits(
               {concurry::rate_limit{"tokens", 60s, 100, concurry::rate_algorithm::token_bucket}})
@@ -166,23 +166,31 @@ TEST_CASE("a method that throws after acquiring releases its limits with its usa
   CHECK(pool.stats().limits[0].limits[0].available == doctest::Approx(10).epsilon(0.01));
 }
 
-TEST_CASE("a worker with no limits acquires at once") {
-  auto pool = api_caller::options().max_workers(1).init();
+TEST_CASE_TEMPLATE("a worker with no limits acquires at once", M, CONCURRY_POOL_MODES) {
+  auto pool = api_caller::options().mode(M::value).max_workers(1).init();
   CHECK(pool.call(&api_caller::call_api, 0.0).result() == 0);
   CHECK(pool.stats().limits.empty());
 }
 
-TEST_CASE("a bad request inside a method fails the call at once with a clear error") {
-  auto pool = api_caller::options().max_workers(1).limits({concurry::call_limit{1s, 5}}).init();
+TEST_CASE_TEMPLATE("a bad request inside a method fails the call at once with a clear error",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = api_caller::options()
+                  .mode(M::value)
+                  .max_workers(1)
+                  .limits({concurry::call_limit{1s, 5}})
+                  .init();
   CHECK_THROWS_AS(pool.call(&api_caller::call_api, 3.0).result(5s), concurry::config_error);
 }
 
-TEST_CASE("several limit sets behind limits() are spread over from each worker's offset") {
+TEST_CASE_TEMPLATE("several limit sets behind limits() are spread over from each worker's offset",
+                   M,
+                   CONCURRY_POOL_MODES) {
   std::vector<concurry::limit_set> regions{
       concurry::limit_set{{concurry::call_limit{60s, 3}}},
       concurry::limit_set{{concurry::call_limit{60s, 3}}},
   };
-  auto pool = api_caller::options().max_workers(2).limits(regions).init();
+  auto pool = api_caller::options().mode(M::value).max_workers(2).limits(regions).init();
   // Six calls fit the two sets together within one window; a seventh would wait a minute.
   for (int i = 0; i < 6; ++i)
     pool.call(&api_caller::call_api, 0.0).result(5s);

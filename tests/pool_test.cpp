@@ -160,10 +160,10 @@ TEST_CASE_TEMPLATE("a handle outlives its pool and then fails its calls", M, CON
   CHECK_THROWS_AS(h.call(&sleeper::checked_double, 1).result(), concurry::stopped_error);
 }
 
-TEST_CASE("stopping a pool that owns nothing is a clear error") {
+TEST_CASE_TEMPLATE("stopping a pool that owns nothing is a clear error", M, CONCURRY_POOL_MODES) {
   concurry::pool<sleeper> empty;
   CHECK_THROWS_AS(empty.stop(), concurry::error);
-  auto pool = sleeper::options().max_workers(1).init();
+  auto pool = sleeper::options().mode(M::value).max_workers(1).init();
   auto moved = std::move(pool);
   CHECK_THROWS_AS(pool.stop(), concurry::error);
   moved.stop();
@@ -184,10 +184,14 @@ TEST_CASE("sync mode with max_workers other than 1 is a clear error") {
                        concurry::config_error);
 }
 
-TEST_CASE("a thread pool has 24 workers unless told otherwise") {
-  auto pool = counter::options().mode(concurry::mode::thread).init();
-  CHECK(pool.stats().total_workers == 24);
-  CHECK(pool.stats().max_workers == 24);
+TEST_CASE_TEMPLATE(
+    "a pool has 24 workers in thread mode and 4 in process mode unless told otherwise",
+    M,
+    CONCURRY_POOL_MODES) {
+  const std::size_t expected = M::value == concurry::mode::thread ? 24 : 4;
+  auto pool = counter::options().mode(M::value).init();
+  CHECK(pool.stats().total_workers == expected);
+  CHECK(pool.stats().max_workers == expected);
 }
 
 TEST_CASE("an unknown load balancer or mode name lists the valid ones") {
@@ -212,8 +216,8 @@ TEST_CASE("a mode that is not built yet is a clear error at init") {
                        concurry::config_error);
 }
 
-TEST_CASE("worker_stats past the last worker is out of range") {
-  auto pool = counter::options().max_workers(2).init();
+TEST_CASE_TEMPLATE("worker_stats past the last worker is out of range", M, CONCURRY_POOL_MODES) {
+  auto pool = counter::options().mode(M::value).max_workers(2).init();
   CHECK(pool.worker_stats(1).worker_id == 1);
   CHECK_THROWS_AS((void)pool.worker_stats(2), std::out_of_range);
 }
@@ -245,14 +249,19 @@ CONCURRY_WORKER(fragile, (int), ok)
 
 } // namespace
 
-TEST_CASE("a worker constructor that throws makes init rethrow its exception") {
-  CHECK_THROWS_WITH_AS(
-      fragile::options().max_workers(3).init(2), "worker 2 refused to start", std::length_error);
-  CHECK(fragile::options().max_workers(3).init(7).call(&fragile::ok).result() == 1);
+TEST_CASE_TEMPLATE("a worker constructor that throws makes init rethrow its exception",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  CHECK_THROWS_WITH_AS((void)fragile::options().mode(M::value).max_workers(3).init(2),
+                       "worker 2 refused to start",
+                       std::length_error);
+  CHECK(fragile::options().mode(M::value).max_workers(3).init(7).call(&fragile::ok).result() == 1);
 }
 
-TEST_CASE("stopping a pool whose worker sleeps for an hour returns at the timeout") {
-  auto pool = sleeper::options().max_workers(1).init();
+TEST_CASE_TEMPLATE("stopping a pool whose worker sleeps for an hour returns at the timeout",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(1).init();
   auto stuck = pool.call(&sleeper::sleep_ms, 3'600'000);
   auto queued = pool.call(&sleeper::checked_double, 1);
   auto t0 = clock_type::now();
@@ -267,8 +276,8 @@ TEST_CASE("stopping a pool whose worker sleeps for an hour returns at the timeou
   CHECK(pool.worker_stats(0).stopped);
 }
 
-TEST_CASE("stop lets calls in flight finish within the timeout") {
-  auto pool = sleeper::options().max_workers(2).init();
+TEST_CASE_TEMPLATE("stop lets calls in flight finish within the timeout", M, CONCURRY_POOL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(2).init();
   std::vector<concurry::future<std::size_t>> calls;
   for (int i = 0; i < 6; ++i)
     calls.push_back(pool.call(&sleeper::sleep_ms, 50));
@@ -277,12 +286,14 @@ TEST_CASE("stop lets calls in flight finish within the timeout") {
     CHECK(f.result() < 2);
 }
 
-TEST_CASE("an exception unwinding the owner's scope stops every worker") {
+TEST_CASE_TEMPLATE("an exception unwinding the owner's scope stops every worker",
+                   M,
+                   CONCURRY_POOL_MODES) {
   concurry::handle<sleeper> h;
   concurry::future<std::size_t> stuck;
   auto t0 = clock_type::now();
   try {
-    auto pool = sleeper::options().max_workers(2).stop_timeout(500ms).init();
+    auto pool = sleeper::options().mode(M::value).max_workers(2).stop_timeout(500ms).init();
     h = pool.ref();
     stuck = pool.call(&sleeper::sleep_ms, 3'600'000);
     throw std::runtime_error{"leaving the scope"};
@@ -331,13 +342,15 @@ TEST_CASE("a handle passed into another pool's worker makes calls from there") {
   CHECK(forwarders.call(&forwarder::forward, targets.ref(), 20).result() == 41);
 }
 
-TEST_CASE("a pool can live inside a worker") {
-  auto outer = coordinator::options().max_workers(2).init();
+TEST_CASE_TEMPLATE("a pool can live inside a worker", M, CONCURRY_POOL_MODES) {
+  auto outer = coordinator::options().mode(M::value).max_workers(2).init();
   CHECK(outer.call(&coordinator::spread, 6).result() == std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
 }
 
-TEST_CASE("concurrent callers from many threads all get their results") {
-  auto pool = sleeper::options().max_workers(4).load_balancing("active").init();
+TEST_CASE_TEMPLATE("concurrent callers from many threads all get their results",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(4).load_balancing("active").init();
   std::vector<std::thread> callers;
   std::atomic<int> correct{0};
   for (int t = 0; t < 8; ++t)
@@ -366,14 +379,22 @@ public:
     stop_from_inside();
     return 7;
   }
-  const std::string& name() const { return name_; }
 
 private:
   void stop_from_inside();
   concurry::handle<self_caller> stopper_;
+};
+CONCURRY_LOCAL_WORKER(self_caller, (), depth, stop_own_pool)
+
+/// Returns a reference to a member of its own.
+class named : public concurry::worker<named> {
+public:
+  const std::string& name() const { return name_; }
+
+private:
   std::string name_ = "self";
 };
-CONCURRY_LOCAL_WORKER(self_caller, (), depth, stop_own_pool, name)
+CONCURRY_WORKER(named, (), name)
 
 /// A pool that stops itself through the handle it was given.
 struct owner_slot {
@@ -393,7 +414,7 @@ TEST_CASE("a sync worker that calls its own pool runs the nested call inline") {
 
 TEST_CASE_TEMPLATE("a worker that stops its own pool finishes its call without waiting for itself",
                    M,
-                   CONCURRY_ALL_MODES) {
+                   CONCURRY_LOCAL_MODES) {
   auto pool = self_caller::options().mode(M::value).max_workers(1).init();
   owner_slot::pool = &pool;
   auto t0 = clock_type::now();
@@ -403,14 +424,19 @@ TEST_CASE_TEMPLATE("a worker that stops its own pool finishes its call without w
   owner_slot::pool = nullptr;
 }
 
-TEST_CASE("a method that returns a reference gives the caller a copy") {
-  auto pool = self_caller::options().max_workers(1).init();
-  concurry::future<std::string> f = pool.call(&self_caller::name);
+TEST_CASE_TEMPLATE("a method that returns a reference gives the caller a copy",
+                   M,
+                   CONCURRY_ALL_MODES) {
+  auto pool = named::options().mode(M::value).max_workers(1).init();
+  concurry::future<std::string> f = pool.call(&named::name);
   CHECK(f.result() == "self");
 }
 
-TEST_CASE("timeouts too large for nanoseconds mean no deadline, and negative stop timeouts fail") {
-  auto pool = sleeper::options().max_workers(1).init();
+TEST_CASE_TEMPLATE(
+    "timeouts too large for nanoseconds mean no deadline, and negative stop timeouts fail",
+    M,
+    CONCURRY_POOL_MODES) {
+  auto pool = sleeper::options().mode(M::value).max_workers(1).init();
   auto f = pool.call(&sleeper::sleep_ms, 50);
   CHECK(f.result(std::chrono::hours::max()) == 0);
   CHECK(f.wait_for(std::chrono::seconds::max()));
@@ -434,9 +460,15 @@ TEST_CASE_TEMPLATE("broadcast calls a method once on every worker", M, CONCURRY_
     CHECK_THROWS_AS(f.result(), concurry::stopped_error);
 }
 
-TEST_CASE("the last owner of a pool released in a done callback does not hold up its worker") {
-  auto owner = std::make_shared<concurry::pool<sleeper>>(
-      sleeper::options().max_workers(1).stop_timeout(std::chrono::seconds{3}).init());
+TEST_CASE_TEMPLATE(
+    "the last owner of a pool released in a done callback does not hold up its worker",
+    M,
+    CONCURRY_POOL_MODES) {
+  auto owner = std::make_shared<concurry::pool<sleeper>>(sleeper::options()
+                                                             .mode(M::value)
+                                                             .max_workers(1)
+                                                             .stop_timeout(std::chrono::seconds{3})
+                                                             .init());
   std::atomic<bool> released{false};
   auto started = std::chrono::steady_clock::now();
   auto f = owner->call(&sleeper::sleep_ms, 10);

@@ -1,3 +1,4 @@
+#include "modes.hpp"
 #include "test_workers.hpp"
 
 #include <concurry/clock.hpp>
@@ -385,14 +386,11 @@ TEST_CASE("track takes a temporary range, and shows an empty one as progress com
 
 namespace {
 
-/// Calls to a pool of sleepers, and the progress option that draws on a screen.
+/// Calls to a pool of sleepers in `mode`, and the progress option that draws on a screen.
 class pool_calls {
 public:
-  pool_calls()
-      : sleepers_{concurry_test::sleeper::options()
-                      .mode(concurry::mode::thread)
-                      .max_workers(2)
-                      .init()},
+  explicit pool_calls(concurry::mode mode)
+      : sleepers_{concurry_test::sleeper::options().mode(mode).max_workers(2).init()},
         gates_{concurry_test::gate::options().max_workers(1).init()} {}
 
   pool_calls(const pool_calls&) = delete;
@@ -422,8 +420,10 @@ private:
 
 } // namespace
 
-TEST_CASE("gather with progress counts each future and ends in success") {
-  pool_calls calls;
+TEST_CASE_TEMPLATE("gather with progress counts each future and ends in success",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  pool_calls calls{M::value};
   screen s{progress_style::plain};
   std::vector fs{calls.doubled(1), calls.doubled(2), calls.doubled(3)};
   auto opts = s.options();
@@ -434,8 +434,10 @@ TEST_CASE("gather with progress counts each future and ends in success") {
   CHECK(contains(s.last_line(), "] done"));
 }
 
-TEST_CASE("gather with progress ends in failure when it rethrows a future's exception") {
-  pool_calls calls;
+TEST_CASE_TEMPLATE("gather with progress ends in failure when it rethrows a future's exception",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  pool_calls calls{M::value};
   screen s{progress_style::plain};
   std::vector fs{calls.doubled(1), calls.doubled(-1)};
   CHECK_THROWS_AS(concurry::gather(fs, calls.bar_on(s)), std::invalid_argument);
@@ -446,8 +448,10 @@ TEST_CASE("gather with progress ends in failure when it rethrows a future's exce
   CHECK(contains(s.last_line(), "] done"));
 }
 
-TEST_CASE("wait with progress ends stopped when the deadline passes") {
-  pool_calls calls;
+TEST_CASE_TEMPLATE("wait with progress ends stopped when the deadline passes",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  pool_calls calls{M::value};
   screen s{progress_style::plain};
   std::vector fs{calls.held(), calls.doubled(1)};
   fs[1].wait();
@@ -457,8 +461,10 @@ TEST_CASE("wait with progress ends stopped when the deadline passes") {
   CHECK(contains(s.last_line(), "] stopped"));
 }
 
-TEST_CASE("wait with progress ends in success once its condition holds") {
-  pool_calls calls;
+TEST_CASE_TEMPLATE("wait with progress ends in success once its condition holds",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  pool_calls calls{M::value};
   screen s{progress_style::plain};
   std::vector fs{calls.doubled(1), calls.doubled(2)};
   auto r = concurry::wait(fs, concurry::return_when::first_completed, calls.bar_on(s));
@@ -470,8 +476,10 @@ TEST_CASE("wait with progress ends in success once its condition holds") {
   CHECK(contains(s.last_line(), "] done"));
 }
 
-TEST_CASE("gather with a progress callback reports each completion once, counting up") {
-  pool_calls calls;
+TEST_CASE_TEMPLATE("gather with a progress callback reports each completion once, counting up",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  pool_calls calls{M::value};
   std::vector fs{calls.doubled(1), calls.doubled(2), calls.doubled(3)};
   std::vector<std::pair<std::size_t, std::size_t>> seen;
   concurry::progress report{[&](std::size_t completed,

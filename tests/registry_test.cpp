@@ -1,3 +1,4 @@
+#include "modes.hpp"
 #include "test_workers.hpp"
 
 #include <concurry/concurry.hpp>
@@ -88,8 +89,10 @@ CONCURRY_WORKER(idle, ())
 
 } // namespace
 
-TEST_CASE("a worker takes several constructor arguments and reference parameters") {
-  auto pool = greeter::options().max_workers(2).init(std::string{"hello"}, 2);
+TEST_CASE_TEMPLATE("a worker takes several constructor arguments and reference parameters",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = greeter::options().mode(M::value).max_workers(2).init(std::string{"hello"}, 2);
   CHECK(pool.call(&greeter::greet, "ada").result() == "hello ada! hello ada! ");
   CHECK(pool.call(&greeter::join, std::string{"a"}, std::string{"b"}).result() == "ab");
   CHECK(pool.call(&greeter::consume, std::vector<int>{1, 2, 3}).result() == 3);
@@ -98,8 +101,10 @@ TEST_CASE("a worker takes several constructor arguments and reference parameters
   CHECK(info->constructor_arity == 2);
 }
 
-TEST_CASE("a worker registered without methods still builds a pool") {
-  auto pool = idle::options().max_workers(1).init();
+TEST_CASE_TEMPLATE("a worker registered without methods still builds a pool",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = idle::options().mode(M::value).max_workers(1).init();
   CHECK(pool.stats().total_workers == 1);
   CHECK(concurry::find_registered_worker("idle")->method_names.empty());
 }
@@ -119,8 +124,10 @@ TEST_CASE("registration records the worker's name, methods and constructor arity
   CHECK_FALSE(concurry::find_registered_worker("no_such_worker"));
 }
 
-TEST_CASE("a worker with user types in its signature runs with them") {
-  auto pool = plotter::options().max_workers(2).init(geometry::point{1, 1});
+TEST_CASE_TEMPLATE("a worker with user types in its signature runs with them",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  auto pool = plotter::options().mode(M::value).max_workers(2).init(geometry::point{1, 1});
   geometry::path p{"square", {{0, 0}, {2, 0}, {2, 2}}};
   CHECK(pool.call(&plotter::length, p).result() == doctest::Approx(2 + 2 + 2));
 }

@@ -1,29 +1,53 @@
 // Retries: attempts, backoff on the pool's clock, retry_on filters, retry_until validators,
 // limits between attempts, per-method settings and stop during a backoff.
+#include "intervals.hpp"
 #include "modes.hpp"
 
 #include <concurry/concurry.hpp>
 
 #include <doctest/doctest.h>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
+using concurry_test::interval;
+using concurry_test::max_overlap;
+using concurry_test::now_ns;
 
 namespace {
 
 class not_thrown : public std::exception {};
 
+/// The clock flaky workers stamp their attempts with: the system clock, unless a test on virtual
+/// time puts its manual clock here before it builds its pool. Only workers that share the test's
+/// memory (sync and thread mode) see it; in a worker host it stays the system clock.
+std::shared_ptr<concurry::clock>& stamp_clock() {
+  static std::shared_ptr<concurry::clock> clock = concurry::system_clock();
+  return clock;
+}
+
+/// Puts `clock` in stamp_clock() for its lifetime.
+class stamping_with {
+public:
+  explicit stamping_with(std::shared_ptr<concurry::clock> clock) { stamp_clock() = clock; }
+  stamping_with(const stamping_with&) = delete;
+  stamping_with& operator=(const stamping_with&) = delete;
+  ~stamping_with() { stamp_clock() = concurry::system_clock(); }
+};
+
 /// Fails the first `failures` attempts of each key, then answers with the attempt number.
 class flaky : public concurry::worker<flaky> {
 public:
-  explicit flaky(std::shared_ptr<concurry::clock> clock) : clock_{std::move(clock)} {}
+  flaky() : clock_{stamp_clock()} {}
 
   int attempt(std::string key, int failures) {
     int n = ++attempts_[key];
@@ -49,31 +73,29 @@ private:
   std::map<std::string, int> attempts_;
   std::map<std::string, std::vector<concurry::clock::time_point>> times_;
 };
-CONCURRY_LOCAL_WORKER(flaky, (std::shared_ptr<concurry::clock>), attempt, counted, attempts, gaps)
-
-std::atomic<int> holders{0};
-std::atomic<int> most_holders{0};
+CONCURRY_WORKER(flaky, (), attempt, counted, attempts, gaps)
 
 /// Holds a connection of the pool's resource limit, then fails the first two attempts.
+/// Remembers when it held the connection: steady_clock is one clock for every process of the
+/// machine, so the intervals of workers in different processes compare.
 class holder : public concurry::worker<holder> {
 public:
   int use(int id) {
     auto acq = limits().acquire({{"connections", 1}});
-    int now = ++holders;
-    int seen = most_holders.load();
-    while (now > seen && !most_holders.compare_exchange_weak(seen, now)) {
-    }
+    auto from = now_ns();
     std::this_thread::sleep_for(5ms);
-    --holders;
+    held_.emplace_back(from, now_ns());
     if (++attempts_[id] < 3)
       throw std::runtime_error{"busy"};
     return attempts_[id];
   }
+  std::vector<interval> held() const { return held_; }
 
 private:
   std::map<int, int> attempts_;
+  std::vector<interval> held_;
 };
-CONCURRY_LOCAL_WORKER(holder, (), use)
+CONCURRY_WORKER(holder, (), use, held)
 
 /// Takes a call of the pool's call limit, failing its first attempt.
 class limited : public concurry::worker<limited> {
@@ -88,11 +110,7 @@ public:
 private:
   int attempts_ = 0;
 };
-CONCURRY_LOCAL_WORKER(limited, (), once_more)
-
-auto real_clock() {
-  return concurry::system_clock();
-}
+CONCURRY_WORKER(limited, (), once_more)
 
 } // namespace
 
@@ -103,7 +121,7 @@ TEST_CASE_TEMPLATE("a call that fails twice succeeds on its third attempt", M, C
                   .num_retries(5)
                   .retry_wait(10ms)
                   .retry_jitter(0)
-                  .init(real_clock());
+                  .init();
   auto f = pool.call(&flaky::attempt, std::string{"a"}, 2);
   CHECK(f.result(10s) == 3);
   CHECK(pool.call(&flaky::attempts, std::string{"a"}).result(10s) == 3);
@@ -118,8 +136,7 @@ TEST_CASE_TEMPLATE("when retries run out the caller gets the original exception 
                    "attempt",
                    M,
                    CONCURRY_ALL_MODES) {
-  auto pool = flaky::options().mode(M::value).max_workers(1).num_retries(2).retry_wait(1ms).init(
-      real_clock());
+  auto pool = flaky::options().mode(M::value).max_workers(1).num_retries(2).retry_wait(1ms).init();
   auto f = pool.call(&flaky::attempt, std::string{"b"}, 5);
   CHECK_THROWS_WITH_AS(f.result(10s), "b: attempt 3 failed", std::runtime_error);
   CHECK(pool.call(&flaky::attempts, std::string{"b"}).result(10s) == 3);
@@ -132,7 +149,7 @@ TEST_CASE_TEMPLATE("an exception retry_on does not match fails at once", M, CONC
                   .num_retries(5)
                   .retry_wait(1ms)
                   .retry_on(concurry::exception_is<not_thrown, std::logic_error>)
-                  .init(real_clock());
+                  .init();
   CHECK_THROWS_AS(pool.call(&flaky::attempt, std::string{"c"}, 1).result(10s), std::runtime_error);
   CHECK(pool.call(&flaky::attempts, std::string{"c"}).result(10s) == 1);
 
@@ -143,7 +160,7 @@ TEST_CASE_TEMPLATE("an exception retry_on does not match fails at once", M, CONC
                      .num_retries(5)
                      .retry_wait(1ms)
                      .template retry_on<std::exception>()
-                     .init(real_clock());
+                     .init();
   CHECK(by_base.call(&flaky::attempt, std::string{"c"}, 1).result(10s) == 2);
 }
 
@@ -156,7 +173,7 @@ TEST_CASE_TEMPLATE("a validator that never passes fails with every attempt's res
                   .num_retries(2)
                   .retry_wait(1ms)
                   .retry_until(&flaky::counted, [](int n) { return n > 100; })
-                  .init(real_clock());
+                  .init();
   auto f = pool.call(&flaky::counted, std::string{"d"});
   try {
     f.result(10s);
@@ -170,15 +187,18 @@ TEST_CASE_TEMPLATE("a validator that never passes fails with every attempt's res
   }
 }
 
-TEST_CASE("a validator that passes on a later attempt returns that attempt's result") {
+TEST_CASE_TEMPLATE("a validator that passes on a later attempt returns that attempt's result",
+                   M,
+                   CONCURRY_POOL_MODES) {
   auto pool = flaky::options()
+                  .mode(M::value)
                   .max_workers(1)
                   .num_retries(5)
                   .retry_wait(1ms)
                   .retry_until([](int n, const concurry::retry_context& c) {
                     return n >= 3 && c.attempt == 3 && c.method_name == "counted";
                   })
-                  .init(real_clock());
+                  .init();
   CHECK(pool.call(&flaky::counted, std::string{"e"}).result(10s) == 3);
   // The pool-wide validator took int results only; `gaps` returns a vector and has none.
   CHECK(pool.call(&flaky::gaps, std::string{"e"}).result(10s).empty());
@@ -186,6 +206,7 @@ TEST_CASE("a validator that passes on a later attempt returns that attempt's res
 
 TEST_CASE("exponential waits with jitter stay under 1, 2, 4 and 8 s, on virtual time") {
   auto clock = std::make_shared<concurry::manual_clock>();
+  stamping_with virtual_stamps{clock};
   // Sync mode runs each attempt inside advance(), so the test sees every step.
   auto pool = flaky::options()
                   .mode(concurry::mode::sync)
@@ -194,7 +215,7 @@ TEST_CASE("exponential waits with jitter stay under 1, 2, 4 and 8 s, on virtual 
                   .retry_algorithm("exponential")
                   .retry_wait(1s)
                   .retry_jitter(1.0)
-                  .init(clock);
+                  .init();
   auto f = pool.call(&flaky::attempt, std::string{"f"}, 100);
   for (int step = 0; step < 2000 && !f.done(); ++step)
     clock->advance(10ms);
@@ -220,6 +241,7 @@ TEST_CASE("without jitter the waits are exactly linear, exponential or fibonacci
         expectation{concurry::retry_algorithm::fibonacci, {1, 1, 2, 3, 5}}}) {
     CAPTURE(concurry::to_string(algorithm));
     auto clock = std::make_shared<concurry::manual_clock>();
+    stamping_with virtual_stamps{clock};
     auto pool = flaky::options()
                     .mode(concurry::mode::sync)
                     .clock(clock)
@@ -227,7 +249,7 @@ TEST_CASE("without jitter the waits are exactly linear, exponential or fibonacci
                     .retry_algorithm(algorithm)
                     .retry_wait(1s)
                     .retry_jitter(0)
-                    .init(clock);
+                    .init();
     auto f = pool.call(&flaky::attempt, std::string{"g"}, 100);
     for (int step = 0; step < 100 && !f.done(); ++step)
       clock->advance(1s);
@@ -236,15 +258,16 @@ TEST_CASE("without jitter the waits are exactly linear, exponential or fibonacci
   }
 }
 
-TEST_CASE("retries on virtual time in thread mode wait for the clock") {
+TEST_CASE_TEMPLATE("retries on virtual time wait for the clock", M, CONCURRY_POOL_MODES) {
   auto clock = std::make_shared<concurry::manual_clock>();
   auto pool = flaky::options()
+                  .mode(M::value)
                   .max_workers(1)
                   .clock(clock)
                   .num_retries(1)
                   .retry_wait(1h)
                   .retry_jitter(0)
-                  .init(clock);
+                  .init();
   auto f = pool.call(&flaky::attempt, std::string{"h"}, 1);
   // Until the clock moves an hour, the second attempt does not run.
   CHECK_FALSE(f.wait_for(100ms));
@@ -254,10 +277,13 @@ TEST_CASE("retries on virtual time in thread mode wait for the clock") {
   CHECK(f.result(10s) == 2);
 }
 
-TEST_CASE("a retry filter sees the method, the attempt, the exception and the time elapsed") {
+TEST_CASE_TEMPLATE(
+    "a retry filter sees the method, the attempt, the exception and the time elapsed",
+    M,
+    CONCURRY_ALL_MODES) {
   std::vector<std::string> seen;
   auto pool = flaky::options()
-                  .mode(concurry::mode::sync)
+                  .mode(M::value)
                   .num_retries(3)
                   .retry_wait(0ms)
                   .retry_on([&seen](const concurry::retry_context& c) {
@@ -267,36 +293,39 @@ TEST_CASE("a retry filter sees the method, the attempt, the exception and the ti
                     CHECK(c.elapsed >= 0ns);
                     return c.exception_as<std::runtime_error>() != nullptr && c.attempt < 2;
                   })
-                  .init(real_clock());
+                  .init();
   auto f = pool.call(&flaky::attempt, std::string{"i"}, 5);
   CHECK_THROWS_WITH(f.result(10s), "i: attempt 2 failed");
   CHECK(seen == std::vector<std::string>{"flaky.attempt 1/4 i: attempt 1 failed",
                                          "flaky.attempt 2/4 i: attempt 2 failed"});
 }
 
-TEST_CASE("retry settings per method override the pool-wide ones") {
+TEST_CASE_TEMPLATE("retry settings per method override the pool-wide ones",
+                   M,
+                   CONCURRY_POOL_MODES) {
   auto pool = flaky::options()
+                  .mode(M::value)
                   .max_workers(1)
                   .num_retries(0)
                   .num_retries(&flaky::attempt, 3)
                   .retry_wait(1ms)
-                  .init(real_clock());
+                  .init();
   CHECK(pool.call(&flaky::attempt, std::string{"j"}, 3).result(10s) == 4);
 
   auto only_other = flaky::options()
+                        .mode(M::value)
                         .max_workers(1)
                         .num_retries(3)
                         .num_retries(&flaky::attempt, 0)
                         .retry_wait(1ms)
-                        .init(real_clock());
+                        .init();
   CHECK_THROWS_AS(only_other.call(&flaky::attempt, std::string{"k"}, 1).result(10s),
                   std::runtime_error);
 }
 
-TEST_CASE("a resource limit is released between attempts") {
-  holders = 0;
-  most_holders = 0;
+TEST_CASE_TEMPLATE("a resource limit is released between attempts", M, CONCURRY_POOL_MODES) {
   auto pool = holder::options()
+                  .mode(M::value)
                   .max_workers(4)
                   .num_retries(5)
                   .retry_wait(1ms)
@@ -307,7 +336,12 @@ TEST_CASE("a resource limit is released between attempts") {
     futures.push_back(pool.call(&holder::use, id));
   for (auto& f : futures)
     CHECK(f.result(30s) == 3);
-  CHECK(most_holders.load() == 1);
+  std::vector<interval> held;
+  for (auto& f : pool.broadcast(&holder::held))
+    for (auto& i : f.result(30s))
+      held.push_back(i);
+  CHECK(held.size() == 24);
+  CHECK(max_overlap(held) == 1);
 }
 
 TEST_CASE_TEMPLATE("a stop during the backoff fails the waiting call with stopped_error",
@@ -320,7 +354,7 @@ TEST_CASE_TEMPLATE("a stop during the backoff fails the waiting call with stoppe
                   .clock(clock)
                   .num_retries(3)
                   .retry_wait(1h)
-                  .init(clock);
+                  .init();
   auto f = pool.call(&flaky::attempt, std::string{"l"}, 5);
   CHECK_FALSE(f.wait_for(50ms));
   auto started = std::chrono::steady_clock::now();
@@ -370,14 +404,17 @@ TEST_CASE_TEMPLATE("every attempt counts against a call limit, and may wait for 
   REQUIRE(pool.stats().limits.size() == 1);
 }
 
-TEST_CASE("retry_validation_error counts the attempts that threw as well") {
+TEST_CASE_TEMPLATE("retry_validation_error counts the attempts that threw as well",
+                   M,
+                   CONCURRY_POOL_MODES) {
   // Attempt 1 throws, attempts 2 and 3 return results the validator rejects.
   auto pool = flaky::options()
+                  .mode(M::value)
                   .max_workers(1)
                   .num_retries(2)
                   .retry_wait(1ms)
                   .retry_until(&flaky::attempt, [](int n) { return n > 100; })
-                  .init(real_clock());
+                  .init();
   try {
     pool.call(&flaky::attempt, std::string{"m"}, 1).result(10s);
     FAIL("no retry_validation_error");
@@ -388,14 +425,17 @@ TEST_CASE("retry_validation_error counts the attempts that threw as well") {
   }
 }
 
-TEST_CASE("a wait too long to represent means the retry waits for the stop") {
+TEST_CASE_TEMPLATE("a wait too long to represent means the retry waits for the stop",
+                   M,
+                   CONCURRY_POOL_MODES) {
   auto pool = flaky::options()
+                  .mode(M::value)
                   .max_workers(1)
                   .num_retries(1)
                   .retry_wait(std::chrono::hours::max())
                   .retry_jitter(0)
                   .retry_algorithm(&flaky::attempt, "linear")
-                  .init(real_clock());
+                  .init();
   auto f = pool.call(&flaky::attempt, std::string{"n"}, 1);
   CHECK_FALSE(f.wait_for(100ms));
   pool.stop(1s);

@@ -18,10 +18,11 @@ struct child_result {
   double seconds = 0;
 };
 
-/// Runs `program` with `arg`, for 30 s at the most (then kills it).
-child_result run_child(const char* program, const char* arg) {
+/// Runs `program` with `arg` and `mode`, for 30 s at the most (then kills it).
+child_result run_child(const char* program, const char* arg, const char* mode = nullptr) {
   pid_t pid = 0;
-  char* argv[] = {const_cast<char*>(program), const_cast<char*>(arg), nullptr};
+  char* argv[] = {
+      const_cast<char*>(program), const_cast<char*>(arg), const_cast<char*>(mode), nullptr};
   child_result r;
   if (posix_spawn(&pid, program, nullptr, nullptr, argv, environ) != 0)
     return r;
@@ -46,19 +47,24 @@ child_result run_child(const char* program, const char* arg) {
 
 TEST_CASE("a process whose worker is stuck in user code exits promptly after stop" *
           doctest::test_suite("system")) {
-  auto r = run_child(CONCURRY_STOP_PROBE, nullptr);
-  CHECK(r.exited);
-  CHECK(r.status == 0);
-  CHECK(r.seconds < 6.0);
+  for (const char* mode : {"thread", "process"}) {
+    CAPTURE(mode);
+    auto r = run_child(CONCURRY_STOP_PROBE, mode);
+    CHECK(r.exited);
+    CHECK(r.status == 0);
+    CHECK(r.seconds < 6.0);
+  }
 }
 
 TEST_CASE("a program exits cleanly with concurry objects alive past the end of main" *
           doctest::test_suite("system")) {
-  for (const char* what : {"global-handle", "global-pool", "no-runtime"}) {
-    CAPTURE(what);
-    auto r = run_child(CONCURRY_EXIT_PROBE, what);
-    CHECK(r.exited);
-    CHECK(r.status == 0);
-    CHECK(r.seconds < 10.0);
-  }
+  for (const char* mode : {"thread", "process"})
+    for (const char* what : {"global-handle", "global-pool", "no-runtime"}) {
+      CAPTURE(mode);
+      CAPTURE(what);
+      auto r = run_child(CONCURRY_EXIT_PROBE, what, mode);
+      CHECK(r.exited);
+      CHECK(r.status == 0);
+      CHECK(r.seconds < 10.0);
+    }
 }

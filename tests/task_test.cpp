@@ -26,7 +26,7 @@ int square(int x) {
 
 TEST_CASE_TEMPLATE("submit runs a function with its arguments on a task worker",
                    M,
-                   CONCURRY_ALL_MODES) {
+                   CONCURRY_LOCAL_MODES) {
   auto pool = concurry::task_worker::options().mode(M::value).max_workers(1).init();
   CHECK(pool.submit(square, 7).result(10s) == 49);
   CHECK(pool.submit([](const std::string& a, int n) { return a + std::to_string(n); },

@@ -1,3 +1,4 @@
+#include "modes.hpp"
 #include "test_workers.hpp"
 
 #include <concurry/concurry.hpp>
@@ -24,12 +25,13 @@ using index_list = std::vector<std::size_t>;
 
 namespace {
 
-/// Calls that run until the test releases them, beside a pool of sleepers that answer at once.
+/// Calls that run until the test releases them (on threads: the test holds their latches),
+/// beside a pool of sleepers in `mode` that answer at once.
 class held_calls {
 public:
-  explicit held_calls(int workers)
+  explicit held_calls(int workers, concurry::mode mode = concurry::mode::thread)
       : gates_{gate::options().max_workers(workers).init()},
-        sleepers_{sleeper::options().mode(concurry::mode::thread).max_workers(2).init()} {}
+        sleepers_{sleeper::options().mode(mode).max_workers(2).init()} {}
 
   held_calls(const held_calls&) = delete;
   held_calls& operator=(const held_calls&) = delete;
@@ -96,8 +98,10 @@ std::chrono::steady_clock::duration since(std::chrono::steady_clock::time_point 
 
 } // namespace
 
-TEST_CASE("wait with all_completed returns once every future is done") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("wait with all_completed returns once every future is done",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.doubled(1), calls.doubled(2), calls.doubled(3)};
   auto r = concurry::wait(fs);
   CHECK(r.done == index_list{0, 1, 2});
@@ -105,8 +109,10 @@ TEST_CASE("wait with all_completed returns once every future is done") {
   CHECK(fs[2].done());
 }
 
-TEST_CASE("wait with first_completed returns while the other calls still run") {
-  held_calls calls{2};
+TEST_CASE_TEMPLATE("wait with first_completed returns while the other calls still run",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{2, M::value};
   std::vector fs{calls.hold(), calls.hold(), calls.doubled(1)};
   auto r = concurry::wait(fs, return_when::first_completed);
   CHECK(r.done == index_list{2});
@@ -114,8 +120,10 @@ TEST_CASE("wait with first_completed returns while the other calls still run") {
   CHECK(fs[0].running());
 }
 
-TEST_CASE("wait with first_exception returns at the first failure") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("wait with first_exception returns at the first failure",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.hold(), calls.doubled(-1), calls.doubled(1)};
   auto r = concurry::wait(fs, return_when::first_exception);
   CHECK(r.not_done.front() == 0);
@@ -132,16 +140,18 @@ TEST_CASE("wait with first_exception counts a cancelled call as a failure") {
   CHECK(r.not_done == index_list{0});
 }
 
-TEST_CASE("wait with first_exception returns once all succeeded") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("wait with first_exception returns once all succeeded", M, CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.doubled(1), calls.doubled(2)};
   auto r = concurry::wait(fs, return_when::first_exception, 1h);
   CHECK(r.done == index_list{0, 1});
   CHECK(r.not_done.empty());
 }
 
-TEST_CASE("wait returns the partial sets when the timeout runs out") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("wait returns the partial sets when the timeout runs out",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.hold(), calls.finished(1)};
   auto t0 = std::chrono::steady_clock::now();
   auto r = concurry::wait(fs, return_when::all_completed, 200ms);
@@ -151,8 +161,10 @@ TEST_CASE("wait returns the partial sets when the timeout runs out") {
   CHECK(r.not_done == index_list{0});
 }
 
-TEST_CASE("wait on futures that are already done returns at once for every return_when") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("wait on futures that are already done returns at once for every return_when",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.finished(1), calls.finished(-1)};
   for (auto when :
        {return_when::all_completed, return_when::first_completed, return_when::first_exception}) {
@@ -177,16 +189,20 @@ TEST_CASE("wait throws concurry::error for an invalid future") {
   CHECK_THROWS_AS(concurry::wait(fs), concurry::error);
 }
 
-TEST_CASE("gather returns the values in input order, not completion order") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("gather returns the values in input order, not completion order",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.hold(), calls.doubled(5), calls.doubled(7)};
   fs[2].wait();
   calls.release(0);
   CHECK(concurry::gather(fs) == std::vector{fs[0].result(), 10, 14});
 }
 
-TEST_CASE("gather rethrows the first failure in input order after all finished") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("gather rethrows the first failure in input order after all finished",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.doubled(1), calls.doubled(-3), calls.hold(), calls.doubled(-5)};
   std::jthread releaser{[&] {
     fs[3].wait();
@@ -197,8 +213,10 @@ TEST_CASE("gather rethrows the first failure in input order after all finished")
   CHECK(fs[2].done());
 }
 
-TEST_CASE("gather with return_exceptions gives an outcome per future") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("gather with return_exceptions gives an outcome per future",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.doubled(1), calls.doubled(-3)};
   auto out = concurry::gather(fs, concurry::return_exceptions);
   REQUIRE(out.size() == 2);
@@ -210,8 +228,10 @@ TEST_CASE("gather with return_exceptions gives an outcome per future") {
   CHECK_THROWS_AS(out[1].value(), std::invalid_argument);
 }
 
-TEST_CASE("gather throws timeout_error and leaves the futures usable") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("gather throws timeout_error and leaves the futures usable",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.hold(), calls.doubled(1)};
   auto t0 = std::chrono::steady_clock::now();
   CHECK_THROWS_AS(concurry::gather(fs, 100ms), concurry::timeout_error);
@@ -223,8 +243,10 @@ TEST_CASE("gather throws timeout_error and leaves the futures usable") {
   CHECK(concurry::gather(fs, 1h).at(1) == 2);
 }
 
-TEST_CASE("gather over a map returns the values under their keys") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("gather over a map returns the values under their keys",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::map<std::string, concurry::future<int>> fs{{"a", calls.doubled(1)}, {"b", calls.doubled(2)}};
   CHECK(concurry::gather(fs) == std::map<std::string, int>{{"a", 2}, {"b", 4}});
   fs["c"] = calls.doubled(-1);
@@ -234,8 +256,10 @@ TEST_CASE("gather over a map returns the values under their keys") {
   CHECK(out.at("c").error());
 }
 
-TEST_CASE("gather on future<void> waits and rethrows nothing when all succeeded") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("gather on future<void> waits and rethrows nothing when all succeeded",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.nothing(), calls.nothing()};
   concurry::gather(fs);
   CHECK(fs[0].done());
@@ -264,8 +288,10 @@ TEST_CASE("as_completed yields each future with its index in completion order") 
   CHECK_FALSE(seq.next());
 }
 
-TEST_CASE("as_completed works in a range-for over finished futures") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("as_completed works in a range-for over finished futures",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.finished(1), calls.finished(2), calls.finished(3)};
   index_list seen;
   for (const auto& [index, f] : concurry::as_completed(fs)) {
@@ -276,8 +302,10 @@ TEST_CASE("as_completed works in a range-for over finished futures") {
   CHECK(seen == index_list{0, 1, 2});
 }
 
-TEST_CASE("as_completed throws timeout_error from the step that runs out") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("as_completed throws timeout_error from the step that runs out",
+                   M,
+                   CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.hold(), calls.finished(1)};
   auto seq = concurry::as_completed(fs, 100ms);
   auto first = seq.next();
@@ -289,8 +317,8 @@ TEST_CASE("as_completed throws timeout_error from the step that runs out") {
   CHECK(seq.remaining() == 1);
 }
 
-TEST_CASE("wait's timeout bounds a call that takes longer") {
-  held_calls calls{1};
+TEST_CASE_TEMPLATE("wait's timeout bounds a call that takes longer", M, CONCURRY_POOL_MODES) {
+  held_calls calls{1, M::value};
   std::vector fs{calls.sleepers().call(&sleeper::sleep_ms, 2000)};
   auto t0 = std::chrono::steady_clock::now();
   auto r = concurry::wait(fs, return_when::first_completed, 300ms);

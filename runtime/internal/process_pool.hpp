@@ -27,9 +27,17 @@ class remote_worker;
 /// The host processes of one pool and its remote workers. Thread-safe.
 class process_pool : public std::enable_shared_from_this<process_pool> {
 public:
-  /// Nothing starts before start().
-  process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec);
+  /// A pool whose hosts end on a thread of their own when its last reference goes on a thread
+  /// that delivers a process pool's events (see delivering_on_this_thread()). Nothing starts
+  /// before start().
+  [[nodiscard]] static std::shared_ptr<process_pool>
+  create(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec);
   ~process_pool();
+
+  /// True while this thread delivers an event of a process pool: a host's message, exit or lost
+  /// connection, or a retry's timer. Such a thread must not wait for a pool to stop or for its
+  /// hosts to end: they may wait for this very thread, and CAF would keep state on it.
+  [[nodiscard]] static bool delivering_on_this_thread() noexcept;
 
   /// Starts every host and waits (at most `timeout`) until each has built its worker. Throws
   /// the first constructor's exception (rebuilt from the host's description), or
@@ -81,6 +89,9 @@ private:
   };
 
   void open_hosts();
+
+  process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec);
+
   void on_message(const actors::host_identity& who, std::vector<char> bytes);
   /// The worker whose host has index `index`, or null.
   std::shared_ptr<remote_worker> worker_at(int index) const;

@@ -1,5 +1,6 @@
 // A program whose only worker is inside a one-hour sleep. It stops the pool with a 1 s timeout
 // and returns from main; the test that runs it checks that the whole process ends promptly.
+//   stop_probe [thread|process]   the mode of the pool, thread by default
 #include <concurry/concurry.hpp>
 
 #include <chrono>
@@ -17,7 +18,7 @@ CONCURRY_WORKER(stuck, (), sleep_an_hour)
 
 int main(int argc, char** argv) {
   concurry::runtime rt{argc, argv};
-  auto pool = stuck::options().mode(concurry::mode::thread).max_workers(1).init();
+  auto pool = stuck::options().mode(argc > 1 ? argv[1] : "thread").max_workers(1).init();
   auto f = pool.call(&stuck::sleep_an_hour);
   auto t0 = std::chrono::steady_clock::now();
   pool.stop(std::chrono::seconds{1});
