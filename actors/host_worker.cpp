@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -214,6 +215,10 @@ struct host_worker::impl {
     // receive() answers cancels itself; none is queued.
   }
 
+  void handle(net::message_batch&) {
+    // receive() queues the messages of a batch one by one; no batch is queued.
+  }
+
   void handle(net::stop_worker&) {
     destroy_worker();
     answer(net::worker_stopped{});
@@ -250,9 +255,37 @@ struct host_worker::impl {
   }
 
   void receive(const std::vector<char>& bytes) {
-    net::to_host message;
+    auto message = decode(bytes);
+    if (!message)
+      return;
+    auto* batch = std::get_if<net::message_batch>(&*message);
+    if (!batch)
+      return take(std::move(*message));
+    // The calls of a batch go to the worker's thread together, each as if it had come alone.
+    std::vector<net::to_host> run;
+    for (auto& one : batch->messages) {
+      auto part = decode(one);
+      if (part && std::holds_alternative<net::message_batch>(*part)) {
+        logger("net")->error("a batch inside a batch from the client worker={}", index);
+        continue;
+      }
+      if (part && std::holds_alternative<net::host_call>(*part)) {
+        run.push_back(std::move(*part));
+        continue;
+      }
+      // A cancel may name a call of this batch: the calls before it are queued first.
+      push_all(run);
+      if (part)
+        take(std::move(*part));
+    }
+    push_all(run);
+  }
+
+  // The message in `bytes`; nullopt when they do not decode, which is logged and, when a call
+  // id can be read, answered with a codec_error for that call.
+  std::optional<net::to_host> decode(const std::vector<char>& bytes) {
     try {
-      message = net::decode_to_host(bytes);
+      return net::decode_to_host(bytes);
     } catch (const std::exception& e) {
       auto call_id = net::peek_call_id(bytes);
       logger("net")->error("undecodable message from the client worker={} bytes={} call={} "
@@ -263,14 +296,30 @@ struct host_worker::impl {
                            e.what());
       if (call_id)
         fail_call(*call_id, describe(codec_error{e.what()}));
-      return;
+      return std::nullopt;
     }
+  }
+
+  // A single message: a cancel is answered here, anything else queued.
+  void take(net::to_host message) {
     if (auto* cancel = std::get_if<net::cancel_call>(&message)) {
       if (drop_queued(cancel->call_id))
         fail_call(cancel->call_id, describe(cancelled_error{"the call was cancelled"}));
       return;
     }
     push(std::move(message));
+  }
+
+  void push_all(std::vector<net::to_host>& messages) {
+    if (messages.empty())
+      return;
+    {
+      std::lock_guard guard{mutex};
+      for (auto& m : messages)
+        queue.push_back(std::move(m));
+    }
+    messages.clear();
+    wake.notify_one();
   }
 };
 

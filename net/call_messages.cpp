@@ -7,6 +7,7 @@
 #include <kj/array.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -41,6 +42,54 @@ void put_exception(s::ExceptionInfo::Builder out, const exception_info& in) {
   out.setRegistered(in.registered);
 }
 
+// One segment of exactly the batch's size: batch_size() is then the size of the flat array.
+template <class Root>
+std::vector<char> encode_batch(const message_batch& m) {
+  std::size_t bytes = 0;
+  for (auto& one : m.messages)
+    bytes += (one.size() + 7) / 8 * 8;
+  capnp::MallocMessageBuilder builder{
+      static_cast<unsigned>(batch_size(m.messages.size(), bytes) / sizeof(capnp::word))};
+  auto list = builder.initRoot<Root>().initBatch(static_cast<unsigned>(m.messages.size()));
+  for (unsigned i = 0; i < m.messages.size(); ++i)
+    list.set(i, {reinterpret_cast<const kj::byte*>(m.messages[i].data()), m.messages[i].size()});
+  auto words = capnp::messageToFlatArray(builder);
+  auto chars = words.asChars();
+  return {chars.begin(), chars.end()};
+}
+
+// Runs of small messages become batches that stay within `limit`; see pack_to_host.
+template <class Root>
+std::vector<std::vector<char>> pack(std::vector<std::vector<char>> messages, std::size_t limit) {
+  if (messages.size() < 2)
+    return messages;
+  limit = std::min(limit, max_batch_bytes);
+  std::vector<std::vector<char>> out;
+  message_batch run;
+  std::size_t run_bytes = 0;
+  auto close_run = [&] {
+    if (run.messages.size() == 1)
+      out.push_back(std::move(run.messages.front()));
+    else if (run.messages.size() > 1)
+      out.push_back(encode_batch<Root>(run));
+    run.messages.clear();
+    run_bytes = 0;
+  };
+  for (auto& one : messages) {
+    if (one.size() > max_batched_message || batch_size(1, one.size()) > limit) {
+      close_run();
+      out.push_back(std::move(one));
+      continue;
+    }
+    if (batch_size(run.messages.size() + 1, run_bytes + one.size()) > limit)
+      close_run();
+    run_bytes += one.size();
+    run.messages.push_back(std::move(one));
+  }
+  close_run();
+  return out;
+}
+
 std::vector<char> to_bytes(capnp::MessageBuilder& message) {
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asChars();
@@ -61,6 +110,16 @@ std::vector<std::byte> get_data(capnp::Data::Reader data) {
 
 exception_info get_exception(s::ExceptionInfo::Reader in) {
   return {get_text(in.getTypeName()), get_text(in.getMessage()), in.getRegistered()};
+}
+
+message_batch get_batch(capnp::List<capnp::Data>::Reader list) {
+  message_batch out;
+  out.messages.reserve(list.size());
+  for (auto data : list) {
+    auto* p = reinterpret_cast<const char*>(data.begin());
+    out.messages.emplace_back(p, p + data.size());
+  }
+  return out;
 }
 
 to_host read(s::ToHost::Reader root) {
@@ -88,6 +147,8 @@ to_host read(s::ToHost::Reader root) {
     return cancel_call{root.getCancel().getCallId()};
   case s::ToHost::STOP:
     return stop_worker{};
+  case s::ToHost::BATCH:
+    return get_batch(root.getBatch());
   }
   throw decode_error{"a message to a worker host of an unknown kind"};
 }
@@ -116,6 +177,8 @@ from_host read(s::FromHost::Reader root) {
   }
   case s::FromHost::STOPPED:
     return worker_stopped{};
+  case s::FromHost::BATCH:
+    return get_batch(root.getBatch());
   case s::FromHost::OUTPUT: {
     auto o = root.getOutput();
     auto where = o.getStream();
@@ -151,6 +214,8 @@ auto decode_root(const std::vector<char>& bytes, const char* what) {
 } // namespace
 
 std::vector<char> encode(const to_host& message) {
+  if (auto* batch = std::get_if<message_batch>(&message))
+    return encode_batch<s::ToHost>(*batch);
   capnp::MallocMessageBuilder builder;
   auto root = builder.initRoot<s::ToHost>();
   std::visit(overloaded{
@@ -175,12 +240,15 @@ std::vector<char> encode(const to_host& message) {
                  },
                  [&](const cancel_call& m) { root.initCancel().setCallId(m.call_id); },
                  [&](const stop_worker&) { root.setStop(); },
+                 [&](const message_batch&) {}, // encoded above
              },
              message);
   return to_bytes(builder);
 }
 
 std::vector<char> encode(const from_host& message) {
+  if (auto* batch = std::get_if<message_batch>(&message))
+    return encode_batch<s::FromHost>(*batch);
   capnp::MallocMessageBuilder builder;
   auto root = builder.initRoot<s::FromHost>();
   std::visit(overloaded{
@@ -212,6 +280,7 @@ std::vector<char> encode(const from_host& message) {
                                                                    : s::OutputLine::Stream::STDERR);
                    o.setLine(as_text(m.line));
                  },
+                 [&](const message_batch&) {}, // encoded above
              },
              message);
   return to_bytes(builder);
@@ -223,6 +292,16 @@ to_host decode_to_host(const std::vector<char>& bytes) {
 
 from_host decode_from_host(const std::vector<char>& bytes) {
   return decode_root<s::FromHost>(bytes, "message from a worker host");
+}
+
+std::vector<std::vector<char>> pack_to_host(std::vector<std::vector<char>> messages,
+                                            std::size_t limit) {
+  return pack<s::ToHost>(std::move(messages), limit);
+}
+
+std::vector<std::vector<char>> pack_from_host(std::vector<std::vector<char>> messages,
+                                              std::size_t limit) {
+  return pack<s::FromHost>(std::move(messages), limit);
 }
 
 std::optional<std::uint64_t> peek_call_id(const std::vector<char>& bytes) noexcept {

@@ -47,8 +47,14 @@ struct cancel_call {
 /// Finish the calls received, destroy the worker, answer worker_stopped.
 struct stop_worker {};
 
+/// Several whole messages of one direction, each the bytes of one encoded to_host or from_host
+/// (never a batch), handled in order as if each had come alone.
+struct message_batch {
+  std::vector<std::vector<char>> messages;
+};
+
 /// What a client sends to a worker host.
-using to_host = std::variant<construct_worker, host_call, cancel_call, stop_worker>;
+using to_host = std::variant<construct_worker, host_call, cancel_call, stop_worker, message_batch>;
 
 /// The worker was built, or its constructor threw `failure`.
 struct worker_constructed {
@@ -82,8 +88,12 @@ struct output_line {
 };
 
 /// What a worker host sends to its client.
-using from_host =
-    std::variant<worker_constructed, call_result, call_error, worker_stopped, output_line>;
+using from_host = std::variant<worker_constructed,
+                               call_result,
+                               call_error,
+                               worker_stopped,
+                               output_line,
+                               message_batch>;
 
 std::vector<char> encode(const to_host& message);
 std::vector<char> encode(const from_host& message);
@@ -92,6 +102,27 @@ std::vector<char> encode(const from_host& message);
 to_host decode_to_host(const std::vector<char>& bytes);
 /// Throws decode_error for anything but a well-formed FromHost.
 from_host decode_from_host(const std::vector<char>& bytes);
+
+/// The size in bytes of the encoded message_batch of `count` messages of `bytes` bytes in all
+/// (each a whole message, a multiple of 8 bytes), in either direction.
+[[nodiscard]] constexpr std::size_t batch_size(std::size_t count, std::size_t bytes) noexcept {
+  return 32 + 8 * count + bytes;
+}
+
+/// The most bytes of messages packed into one batch, and the largest message that joins one:
+/// copying large messages into a batch costs more than the message it saves.
+inline constexpr std::size_t max_batch_bytes = std::size_t{256} << 10;
+inline constexpr std::size_t max_batched_message = std::size_t{16} << 10;
+
+/// Packs whole encoded ToHost messages, in order, into as few messages as it can: runs of
+/// several become one message_batch of at most `limit` bytes (and max_batch_bytes); a message
+/// alone in its run, or larger than max_batched_message, stays as it is. Sending the result in
+/// order is sending `messages` in order.
+std::vector<std::vector<char>> pack_to_host(std::vector<std::vector<char>> messages,
+                                            std::size_t limit);
+/// As pack_to_host, for FromHost messages.
+std::vector<std::vector<char>> pack_from_host(std::vector<std::vector<char>> messages,
+                                              std::size_t limit);
 
 /// The call id of bytes that decode_to_host refused, when they still read as a ToHost call or
 /// cancel far enough to hold one (a truncated or partly corrupt call); otherwise nullopt. For

@@ -221,16 +221,20 @@ public:
     shutdown_if_idle();
   }
 
+  /// A call returned; answered() follows once the message that carried it is handled.
   void result(std::uint64_t id, const std::vector<std::byte>& value) {
     if (auto* call = take(id))
       settle(*call, value, nullptr);
-    send_waiting();
-    shutdown_if_idle();
   }
 
+  /// A call threw; answered() follows as for result().
   void error(std::uint64_t id, const exception_info& info) {
     if (auto* call = take(id))
       settle(*call, {}, rebuild_exception(info));
+  }
+
+  /// The answers of one message are in: the calls they made room for go out together.
+  void answered() {
     send_waiting();
     shutdown_if_idle();
   }
@@ -882,10 +886,20 @@ void process_pool::on_message(const actors::host_identity& who, std::vector<char
   auto found = worker_at(who.worker);
   if (!found)
     return;
-  auto& worker = *found;
+  if (!take_message(who, *found, bytes, /*in_batch=*/false))
+    return;
+  found->answered();
+}
+
+bool process_pool::take_message(const actors::host_identity& who,
+                                remote_worker& worker,
+                                const std::vector<char>& bytes,
+                                bool in_batch) {
   net::from_host message;
   try {
     message = net::decode_from_host(bytes);
+    if (in_batch && std::holds_alternative<net::message_batch>(message))
+      throw net::decode_error{"a batch inside a batch"};
   } catch (const std::exception& e) {
     // The call it answered cannot be known, and a host that sends such bytes cannot be
     // trusted with the next: it is killed, its calls fail with worker_died (or retry), and the
@@ -895,14 +909,20 @@ void process_pool::on_message(const actors::host_identity& who, std::vector<char
     if (hosts_->pid_of(who.worker) == who.pid)
       worker.died(std::string{"it sent a malformed message ("} + e.what() + ") and was killed",
                   false);
-    return;
+    return false;
   }
-  if (auto* built = std::get_if<net::worker_constructed>(&message))
+  if (auto* built = std::get_if<net::worker_constructed>(&message)) {
     worker.constructed(built->failure);
-  else if (auto* done = std::get_if<net::call_result>(&message))
+  } else if (auto* done = std::get_if<net::call_result>(&message)) {
     worker.result(done->call_id, done->value);
-  else if (auto* failed = std::get_if<net::call_error>(&message))
+  } else if (auto* failed = std::get_if<net::call_error>(&message)) {
     worker.error(failed->call_id, failed->exception);
+  } else if (auto* batch = std::get_if<net::message_batch>(&message)) {
+    for (auto& one : batch->messages)
+      if (!take_message(who, worker, one, /*in_batch=*/true))
+        return false;
+  }
+  return true;
 }
 
 } // namespace concurry::runtime_internal

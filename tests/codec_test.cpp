@@ -575,6 +575,83 @@ TEST_CASE("every message from a worker host survives encoding") {
   CHECK(line.line == "warning: x");
 }
 
+TEST_CASE("a batch of messages survives encoding in each direction, in order and exact size") {
+  using namespace concurry::net;
+  auto args = concurry::encode(std::tuple<int>{5});
+  std::vector<std::vector<char>> calls;
+  std::size_t bytes = 0;
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    calls.push_back(encode(to_host{host_call{id, 7, 0, 1, "add", 1, args, {}}}));
+    bytes += calls.back().size();
+  }
+  auto encoded = encode(to_host{message_batch{calls}});
+  CHECK(encoded.size() == batch_size(3, bytes));
+  auto batch = std::get<message_batch>(decode_to_host(encoded));
+  CHECK(batch.messages == calls);
+  CHECK(std::get<host_call>(decode_to_host(batch.messages[2])).call_id == 3);
+  auto answer = encode(from_host{call_result{4, args, ""}});
+  auto back = std::get<message_batch>(decode_from_host(encode(from_host{message_batch{{answer}}})));
+  CHECK(back.messages == std::vector<std::vector<char>>{answer});
+}
+
+TEST_CASE("packing keeps messages in order and every batch within the limit") {
+  using namespace concurry::net;
+  std::vector<std::vector<char>> messages;
+  for (std::uint64_t id = 0; id < 200; ++id) {
+    auto args = concurry::encode(std::string(id % 7 == 0 ? 3'000 : id, 'a'));
+    messages.push_back(encode(to_host{host_call{id, 7, 0, 1, "add", 1, args, {}}}));
+  }
+  const std::size_t limit = 4'096;
+  auto packed = pack_to_host(messages, limit);
+  CHECK(packed.size() < messages.size() / 4);
+  std::vector<std::vector<char>> unpacked;
+  for (auto& one : packed) {
+    CHECK(one.size() <= limit);
+    auto message = decode_to_host(one);
+    if (auto* batch = std::get_if<message_batch>(&message))
+      unpacked.insert(unpacked.end(), batch->messages.begin(), batch->messages.end());
+    else
+      unpacked.push_back(one);
+  }
+  CHECK(unpacked == messages);
+}
+
+TEST_CASE("a message larger than a batch may hold is packed alone and unchanged") {
+  using namespace concurry::net;
+  auto small = encode(from_host{call_result{1, {}, ""}});
+  auto large = encode(from_host{call_result{2, std::vector<std::byte>(max_batched_message), ""}});
+  auto packed = pack_from_host({small, large, small}, std::size_t{64} << 20);
+  REQUIRE(packed.size() == 3);
+  CHECK(packed[1] == large);
+  CHECK(pack_from_host({small}, 4'096) == std::vector<std::vector<char>>{small});
+}
+
+TEST_CASE("malformed batch bytes throw decode_error, and never anything else") {
+  using namespace concurry::net;
+  auto call = encode(to_host{host_call{1, 7, 0, 1, "add", 1, concurry::encode(5), {}}});
+  auto valid = encode(to_host{message_batch{{call, call, call}}});
+  std::mt19937 random{11};
+  std::size_t unexpected = 0;
+  for (int i = 0; i < 5'000; ++i) {
+    auto input = valid;
+    input[std::uniform_int_distribution<std::size_t>{0, input.size() - 1}(random)] =
+        static_cast<char>(random());
+    try {
+      auto message = decode_to_host(input);
+      if (auto* batch = std::get_if<message_batch>(&message))
+        for (auto& one : batch->messages)
+          (void)decode_to_host(one);
+    } catch (const decode_error&) {
+    } catch (...) {
+      ++unexpected;
+    }
+  }
+  CHECK(unexpected == 0);
+  auto cut = valid;
+  cut.resize(cut.size() - 8);
+  CHECK_THROWS_AS(decode_to_host(cut), decode_error);
+}
+
 TEST_CASE("malformed host messages throw decode_error which is a codec_error") {
   using namespace concurry::net;
   CHECK_THROWS_AS(decode_to_host({}), decode_error);

@@ -252,6 +252,12 @@ private:
     } catch (const net::decode_error&) {
       return;
     }
+    // Answers made while an earlier one was on its way out come together.
+    if (auto* batch = std::get_if<net::message_batch>(&message)) {
+      for (auto& one : batch->messages)
+        keep(worker, one);
+      return;
+    }
     std::lock_guard guard{mutex_};
     if (auto* r = std::get_if<net::call_result>(&message)) {
       order_[worker].push_back(r->call_id);
@@ -445,6 +451,34 @@ TEST_CASE("process_call: malformed bytes get an error answer or a log line, and 
   }
   CHECK(f.result<int>(f.call(0, pct::increment, 1)) == 2);
   CHECK(f.hosts().ping(0, 1, 5000ms).size() == 1);
+}
+
+TEST_CASE("process_call: the calls of a batch run in order, a malformed one failing alone" *
+          doctest::test_suite("system")) {
+  built_fixture f;
+  auto record = [&](int x) {
+    return net::encode(
+        net::host_call{f.next_call_id(), 1, 0, pct::record, {}, 1, concurry::encode(x), {}});
+  };
+  auto bad = f.next_call_id();
+  auto nested = net::encode(net::to_host{net::message_batch{{record(9)}}});
+  std::vector<std::vector<char>> batch{record(1), truncated_call(bad), nested, record(2)};
+  CHECK(f.send(0, net::message_batch{batch}));
+  CHECK_THROWS_AS(std::rethrow_exception(f.failure(bad)), concurry::codec_error);
+  CHECK(f.result<std::vector<int>>(f.call(0, pct::recorded)) == std::vector<int>{1, 2});
+}
+
+TEST_CASE("process_call: a cancel in a batch drops a call queued before it in the batch" *
+          doctest::test_suite("system")) {
+  built_fixture f;
+  auto running = f.call(0, pct::nap, 300);
+  auto queued = f.next_call_id();
+  auto call =
+      net::encode(net::host_call{queued, 1, 0, pct::increment, {}, 1, concurry::encode(1), {}});
+  std::vector<std::vector<char>> batch{call, net::encode(net::to_host{net::cancel_call{queued}})};
+  CHECK(f.send(0, net::message_batch{batch}));
+  CHECK_THROWS_AS(std::rethrow_exception(f.failure(queued)), concurry::cancelled_error);
+  CHECK(f.result<int>(running) == 300);
 }
 
 TEST_CASE("process_call: a cancelled call that has not started is answered as cancelled" *

@@ -62,6 +62,10 @@ struct ToHost {
     # Start no new work once the calls received so far are done, then destroy the worker and
     # answer `stopped`. The client ends a host that does not answer within the stop timeout.
     stop @3 :Void;
+    # Several whole ToHost messages, each in the flat-array form of one, handled in list order as
+    # if each had come alone; never a batch again. Carrying several calls in one CAF message
+    # saves the middleman's cost per message when calls go out back to back.
+    batch @4 :List(Data);
   }
 }
 
@@ -115,6 +119,9 @@ struct FromHost {
     # The worker is destroyed after `stop`; every call received before has been answered.
     stopped @3 :Void;
     output @4 :OutputLine;
+    # Several whole FromHost messages, as ToHost.batch: results that became ready while an
+    # earlier one was on its way out go together.
+    batch @5 :List(Data);
   }
 }
 

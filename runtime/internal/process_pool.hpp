@@ -97,6 +97,12 @@ private:
   std::shared_ptr<remote_worker> worker_at(int index) const;
   /// Frees an on-demand slot if `worker` still holds it, and runs its on_ended.
   void release_slot(int slot, const remote_worker* worker);
+  // Handles one FromHost message, each of a batch in turn; false when it did not decode, and
+  // the host was killed.
+  bool take_message(const actors::host_identity& who,
+                    remote_worker& worker,
+                    const std::vector<char>& bytes,
+                    bool in_batch);
 
   std::shared_ptr<actors::actor_host> host_;
   const detail::pool_spec spec_;
