@@ -3,13 +3,16 @@
 #include "actors/host_worker.hpp"
 #include "actors/limit_actor.hpp"
 #include "actors/log.hpp"
+#include "net/call_messages.hpp"
 #include "net/host_messages.hpp"
 
+#include <concurry/config.hpp>
 #include <concurry/error.hpp>
 
 #include <caf/actor_companion.hpp>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/io/network/multiplexer.hpp>
 #include <caf/scoped_execution_unit.hpp>
 
 #include <unistd.h>
@@ -419,6 +422,33 @@ bool send_worker_limits(const caf::actor& host,
 
 // -- the host end ---------------------------------------------------------------------------------
 
+namespace {
+
+// The host's answers on their way to the client, in the order made. The first answer that
+// finds the outbox empty has the middleman's thread send it, and the answers made until that
+// thread gets to it go along in the same message (a FromHost batch): no answer waits for
+// another, and a burst of answers costs the middleman one message instead of one each.
+class outbox {
+public:
+  // Adds an answer; true when the outbox was empty, and the caller must have it flushed.
+  bool put(std::vector<char> bytes) {
+    std::lock_guard guard{mutex_};
+    messages_.push_back(std::move(bytes));
+    return messages_.size() == 1;
+  }
+
+  std::vector<std::vector<char>> take() {
+    std::lock_guard guard{mutex_};
+    return std::exchange(messages_, {});
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<std::vector<char>> messages_;
+};
+
+} // namespace
+
 host_link_end run_host_link(std::uint16_t port, const std::string& secret, int worker) {
   // NOTE: never destroyed: the process ends right after, and tearing down a system whose peer
   // vanished only costs time.
@@ -434,12 +464,20 @@ host_link_end run_host_link(std::uint16_t port, const std::string& secret, int w
   // (that hop cost about a third of the context switches of a call); everything else goes on
   // to the link actor below. NOTE: kept for the life of the process, like the system.
   auto gate = system.spawn<caf::actor_companion>();
-  // Replies leave from the worker's thread as the gate, so that the client knows the host by
-  // its sender. A weak handle: the worker's thread must not keep the gate alive.
+  // Replies leave as the gate, so that the client knows the host by its sender. A weak handle:
+  // the worker's thread must not keep the gate alive.
+  auto box = std::make_shared<outbox>();
+  auto flush = [box, me = caf::actor_cast<caf::actor_addr>(gate), c = *client] {
+    auto source = caf::actor_cast<caf::actor>(me);
+    // Within the smallest max_message_size, so that a batch fits whatever the client allows.
+    for (auto& bytes : net::pack_from_host(box->take(), smallest_max_message_size))
+      if (source)
+        caf::send_as(source, c, from_host_atom::value, std::move(bytes));
+  };
   auto calls = std::make_shared<host_worker>(
-      worker, [me = caf::actor_cast<caf::actor_addr>(gate), c = *client](std::vector<char> bytes) {
-        if (auto source = caf::actor_cast<caf::actor>(me))
-          caf::send_as(source, c, from_host_atom::value, std::move(bytes));
+      worker, [box, flush, &backend = system.middleman().backend()](std::vector<char> bytes) {
+        if (box->put(std::move(bytes)))
+          backend.post(flush);
       });
 
   auto ended = std::make_shared<std::promise<host_link_end>>();

@@ -23,6 +23,8 @@ namespace concurry::runtime_internal {
 namespace {
 
 std::atomic<std::uint64_t> next_call_id{1};
+// The most waiting calls encoded before the first of them goes out.
+constexpr std::size_t max_calls_per_send = 64;
 std::atomic<std::uint64_t> next_pool_id{1};
 
 // How long a replacement worker host may take to connect and build its worker.
@@ -110,13 +112,17 @@ public:
     }
     // Calls wait here, in order, until the worker is built and, with max_queued_tasks, until
     // fewer than that are in flight.
-    if (phase_ == phase::starting || !pending_.empty() || full()) {
+    // While another thread sends, it sends this call too, right after: one sender at a time
+    // keeps the calls in order and lets calls made meanwhile go out in one message.
+    if (phase_ == phase::starting || !pending_.empty() || full() || sending_ != 0) {
       pending_.push_back(&call);
       return;
     }
     ++sending_;
     lock.unlock();
-    send(call);
+    std::vector<detail::call_node*> one{&call};
+    send(one);
+    send_waiting();
   }
 
   void begin_stop(std::function<void()> on_exit) override {
@@ -435,37 +441,41 @@ private:
     return max_in_flight_ != 0 && in_flight_.size() + sending_ >= max_in_flight_;
   }
 
-  // Sends waiting calls while there is room.
+  // Sends the waiting calls while there is room, several to a message, unless another thread
+  // is sending: that one sends them when it is done.
   void send_waiting() {
     for (;;) {
-      detail::call_node* next = nullptr;
+      std::vector<detail::call_node*> next;
       {
         std::lock_guard lock{mutex_};
-        if (phase_ != phase::ready || pending_.empty() || full())
+        if (phase_ != phase::ready || sending_ != 0)
           return;
-        next = pending_.front();
-        pending_.pop_front();
-        ++sending_;
+        while (!pending_.empty() && !full() && next.size() < max_calls_per_send) {
+          next.push_back(pending_.front());
+          pending_.pop_front();
+          ++sending_;
+        }
       }
-      send(*next);
+      if (next.empty())
+        return;
+      send(next);
     }
   }
 
-  // Sends one call; the caller counted it in sending_.
-  void send(detail::call_node& call) noexcept {
-    auto done_sending = [&] {
-      std::lock_guard lock{mutex_};
-      --sending_;
-    };
+  struct encoded_call {
+    detail::call_node* call = nullptr;
+    std::uint64_t id = 0;
+    std::vector<char> bytes;
+  };
+
+  // The bytes of a call; nullopt when it is not sent: cancelled, or failed here.
+  std::optional<encoded_call> encode(detail::call_node& call, process_pool* pool) noexcept {
     if (!may_start(call)) { // cancelled before it went out: its future is final already
-      done_sending();
       finished.fetch_add(1, std::memory_order_release);
       call.state().release();
-      return;
+      return std::nullopt;
     }
-    auto pool = pool_.lock();
     std::exception_ptr failure;
-    net::host_call message;
     if (!pool) {
       failure = std::make_exception_ptr(stopped_error{"the pool is gone"});
     } else if (call.task_name().empty() && call.method_index >= pool->spec_.method_names.size()) {
@@ -473,10 +483,10 @@ private:
           config_error{"in process mode only methods listed in the worker's registration can "
                        "be called"});
     }
-    std::vector<char> bytes;
-    const auto id = next_call_id.fetch_add(1, std::memory_order_relaxed);
+    encoded_call out{&call, next_call_id.fetch_add(1, std::memory_order_relaxed), {}};
     if (!failure) {
-      message.call_id = id;
+      net::host_call message;
+      message.call_id = out.id;
       message.pool_id = pool_id_;
       message.worker_index = static_cast<std::uint32_t>(index_);
       if (auto task = call.task_name(); !task.empty()) {
@@ -487,38 +497,58 @@ private:
       }
       try {
         message.arguments = call.encode_arguments();
-        bytes = encode_call(std::move(message), pool->spec_);
+        out.bytes = encode_call(std::move(message), pool->spec_);
       } catch (...) {
         failure = std::current_exception();
       }
     }
     if (failure) {
-      done_sending();
-      return fail(call, failure);
+      fail(call, failure);
+      return std::nullopt;
     }
     if (call.retry && call.attempt == 0)
       call.started = call.retry->clock->now();
+    return out;
+  }
+
+  // Sends calls, in order and in as few messages as max_message_size allows; the caller counted
+  // them in sending_.
+  void send(const std::vector<detail::call_node*>& calls) noexcept {
+    auto pool = pool_.lock();
+    std::vector<encoded_call> ready;
+    ready.reserve(calls.size());
+    for (auto* call : calls)
+      if (auto one = encode(*call, pool.get()))
+        ready.push_back(std::move(*one));
     bool ended = false;
     {
       // Sent under the lock, in the order of their sequence numbers: the host runs calls in the
       // order they arrive, and died() sees each call either in flight or not sent.
       std::lock_guard lock{mutex_};
-      --sending_;
+      sending_ -= calls.size();
       if (phase_ == phase::starting) {
-        // The host died while this call was on its way out: it waits for the replacement.
-        pending_.push_front(&call);
+        // The host died while these calls were on their way out: they wait for the replacement.
+        for (auto it = ready.rbegin(); it != ready.rend(); ++it)
+          pending_.push_front(it->call);
         return;
       }
       if (phase_ == phase::ended) {
         ended = true;
-      } else {
-        in_flight_.emplace(id, sent_call{next_sequence_++, &call});
-        // Not sent when the host is not connected: it is dying, and died() sends the call on.
-        (void)pool->hosts_->send(slot_, std::move(bytes));
+      } else if (!ready.empty()) {
+        std::vector<std::vector<char>> messages;
+        messages.reserve(ready.size());
+        for (auto& one : ready) {
+          in_flight_.emplace(one.id, sent_call{next_sequence_++, one.call});
+          messages.push_back(std::move(one.bytes));
+        }
+        // Not sent when the host is not connected: it is dying, and died() sends the calls on.
+        for (auto& bytes : net::pack_to_host(std::move(messages), pool->spec_.max_message_size))
+          (void)pool->hosts_->send(slot_, std::move(bytes));
       }
     }
     if (ended)
-      move_away(call);
+      for (auto& one : ready)
+        move_away(*one.call);
   }
 
   detail::call_node* take(std::uint64_t id) {

@@ -8,10 +8,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -106,6 +108,16 @@ public:
   int ok() { return 1; }
 };
 CONCURRY_WORKER(refuses, (std::string), ok)
+
+/// Answers each call with its argument, the worker's index and how many calls it ran so far.
+class call_order : public concurry::worker<call_order> {
+public:
+  std::tuple<int, std::size_t, int> next(int x) { return {x, worker_index(), ++calls_}; }
+
+private:
+  int calls_ = 0;
+};
+CONCURRY_WORKER(call_order, (), next)
 
 } // namespace process_test
 
@@ -203,6 +215,40 @@ TEST_CASE("back-pressure holds calls in order in process mode (100 in flight by 
     CHECK(futures[static_cast<std::size_t>(i)].result(30s) == 50 + i);
   auto defaults = cruncher::options().mode(concurry::mode::process).max_workers(1).init(0);
   CHECK(defaults.stats().max_queued_tasks == 100);
+}
+
+TEST_CASE("5,000 pipelined calls each get their own result, in order on each worker") {
+  auto pool =
+      process_test::call_order::options().mode(concurry::mode::process).max_workers(2).init();
+  std::vector<concurry::future<std::tuple<int, std::size_t, int>>> futures;
+  for (int i = 0; i < 5'000; ++i)
+    futures.push_back(pool.call(&process_test::call_order::next, i));
+  std::map<std::size_t, int> last; // by worker: the count of its latest call
+  for (int i = 0; i < 5'000; ++i) {
+    auto [x, worker, count] = futures[static_cast<std::size_t>(i)].result(60s);
+    REQUIRE(x == i);
+    CHECK(count == last[worker] + 1);
+    last[worker] = count;
+  }
+  CHECK(last.size() == 2);
+}
+
+TEST_CASE("pipelined calls of 800 bytes come back unchanged under the smallest max_message_size") {
+  auto pool = cruncher::options()
+                  .mode(concurry::mode::process)
+                  .max_workers(1)
+                  .max_message_size(concurry::smallest_max_message_size)
+                  .init(0);
+  std::vector<double> values(100, 0.5);
+  std::vector<concurry::future<std::vector<double>>> futures;
+  for (int i = 0; i < 300; ++i) {
+    values[0] = i;
+    futures.push_back(pool.call(&cruncher::echo, values));
+  }
+  for (int i = 0; i < 300; ++i) {
+    values[0] = i;
+    CHECK(futures[static_cast<std::size_t>(i)].result(30s) == values);
+  }
 }
 
 TEST_CASE("unwrap_futures(false) is refused in process mode, saying why and what to do") {
