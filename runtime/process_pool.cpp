@@ -291,7 +291,9 @@ public:
         pending_.clear();
       }
       if (phase_ != phase::ended) {
-        if (!stopping_ && restarts_ < max_restarts_) {
+        // A stopping pool still replaces a worker that has calls waiting: they were made before
+        // the stop, which gives them until its deadline.
+        if (restarts_ < max_restarts_ && (!stopping_ || !pending_.empty())) {
           phase_ = phase::starting;
           kill = !reaped;
           if (reaped) {
