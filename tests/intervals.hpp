@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,18 @@ inline int max_overlap(const std::vector<interval>& intervals) {
   for (auto& [at, step] : events)
     most = std::max(most, now += step);
   return most;
+}
+
+/// Polls `done()` every 20 ms for at most 5 s; true once it holds. For what another process
+/// makes true (a child's exit, a replacement) that no future reports.
+template <class F>
+bool eventually(F done) {
+  for (int i = 0; i < 250; ++i) {
+    if (done())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return done();
 }
 
 } // namespace concurry_test

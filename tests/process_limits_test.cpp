@@ -4,6 +4,8 @@
 // process of the machine (CLOCK_MONOTONIC), so intervals from different children compare.
 #include "modes.hpp"
 
+#include "intervals.hpp"
+
 #include <concurry/concurry.hpp>
 
 #include <doctest/doctest.h>
@@ -25,11 +27,7 @@ using namespace std::chrono_literals;
 
 namespace process_limits_test {
 
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using concurry_test::now_ns;
 
 /// A worker that takes its pool's limits the ways a user's worker would.
 class limit_taker : public concurry::worker<limit_taker> {
@@ -142,23 +140,8 @@ CONCURRY_WORKER(limit_taker,
                 in_use_seen,
                 pool_shape)
 
-using interval = std::pair<std::int64_t, std::int64_t>;
-
-/// The most intervals that overlap at one instant.
-int max_overlap(const std::vector<interval>& intervals) {
-  std::vector<std::pair<std::int64_t, int>> events;
-  for (auto& [from, to] : intervals) {
-    events.emplace_back(from, +1);
-    events.emplace_back(to, -1);
-  }
-  // Ends sort before starts at the same instant: touching intervals do not overlap.
-  std::sort(events.begin(), events.end());
-  int now = 0;
-  int most = 0;
-  for (auto& [at, step] : events)
-    most = std::max(most, now += step);
-  return most;
-}
+using concurry_test::interval;
+using concurry_test::max_overlap;
 
 template <class Pool>
 void poll_until(Pool& pool, double in_use, std::size_t waiting) {

@@ -1,6 +1,8 @@
 // Process mode for on-demand workers: a fresh worker process per call, at most max_workers of
 // them alive, calls beyond waiting in order, and a worker process that dies failing its call (or
 // retrying it on a fresh process).
+#include "intervals.hpp"
+
 #include <concurry/concurry.hpp>
 
 #include <doctest/doctest.h>
@@ -25,11 +27,7 @@ using namespace std::chrono_literals;
 
 namespace process_on_demand_test {
 
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using concurry_test::now_ns;
 
 /// Its pid, when it was built and when its call ended: (pid, born, ended, value), on the
 /// machine's monotonic clock, which every process shares.
@@ -117,15 +115,7 @@ std::string marker_path() {
          std::to_string(now_ns());
 }
 
-template <class F>
-bool eventually(F done) {
-  for (int i = 0; i < 250; ++i) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using concurry_test::eventually;
 
 } // namespace process_on_demand_test
 

@@ -1,6 +1,8 @@
 // Process mode: pools whose workers live in child processes (the test binary re-executed as a
 // worker host), calls and results through the codec, exceptions across the boundary, and
 // workers that die.
+#include "intervals.hpp"
+
 #include <concurry/concurry.hpp>
 
 #include <doctest/doctest.h>
@@ -263,16 +265,7 @@ TEST_CASE("unwrap_futures(false) is refused in process mode, saying why and what
 
 namespace {
 
-// Waits (at most 5 s) until `done()`; true when it came.
-template <class F>
-bool eventually(F done) {
-  for (int i = 0; i < 250; ++i) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using concurry_test::eventually;
 
 std::string marker_path() {
   return "/tmp/concurry-crash-once-" + std::to_string(::getpid()) + "-" +
