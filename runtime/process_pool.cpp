@@ -891,6 +891,10 @@ std::uint64_t process_pool::dispatched(std::size_t i) const noexcept {
   return workers_[i]->dispatched.load(std::memory_order_relaxed);
 }
 
+int process_pool::host_pid(std::size_t i) const {
+  return static_cast<int>(hosts_->pid_of(workers_[i]->slot()));
+}
+
 std::uint64_t process_pool::restarts() const noexcept {
   std::uint64_t total = 0;
   for (auto& w : workers_)

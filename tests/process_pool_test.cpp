@@ -3,6 +3,9 @@
 // workers that die.
 #include "intervals.hpp"
 
+#include "runtime/internal/host.hpp"
+#include "runtime/internal/process_pool.hpp"
+
 #include <concurry/concurry.hpp>
 
 #include <doctest/doctest.h>
@@ -452,4 +455,32 @@ TEST_CASE("a result whose bytes do not decode fails that call with codec_error, 
   CHECK_THROWS_AS(pool.call(&cruncher::make_lopsided, 3).result(30s), concurry::codec_error);
   CHECK(pool.call(&cruncher::pid).result(30s) == pid);
   CHECK(pool.stats().restarts == 0);
+}
+
+TEST_CASE("a worker host that sends a malformed message is killed and replaced; its call fails") {
+  namespace ri = concurry::runtime_internal;
+  concurry::detail::pool_spec spec;
+  spec.worker_name = concurry::detail::descriptor_of<cruncher>::name;
+  spec.mode = concurry::mode::process;
+  spec.max_workers = 1;
+  spec.constructor_arguments = concurry::encode(std::tuple<int>{0});
+  for (auto name : concurry::detail::descriptor_of<cruncher>::method_names())
+    spec.method_names.emplace_back(name);
+  auto pool = ri::process_pool::create(ri::current_host(), spec);
+  pool->start(30s);
+  auto victim = pool->host_pid(0);
+  REQUIRE(victim > 0);
+  auto* call =
+      new concurry::detail::call_op<int, cruncher, int (cruncher::*)(int), std::tuple<int>>(
+          &cruncher::sleep_ms, 3000);
+  call->method_index = concurry::detail::method_index_of<cruncher>(&cruncher::sleep_ms, 99);
+  concurry::future<int> f = concurry::detail::make_future(
+      concurry::detail::state_ptr<concurry::detail::value_state<int>>{call});
+  pool->dispatch(0, *call);
+  std::this_thread::sleep_for(300ms);
+  // Bytes no host would send, as if from the connected host.
+  pool->on_message({0, victim}, std::vector<char>{'\x01', '\x02', '\x03'});
+  CHECK_THROWS_WITH_AS(f.result(5s), doctest::Contains("malformed"), concurry::worker_died);
+  CHECK(eventually([&] { return ::kill(victim, 0) != 0; }));
+  CHECK(eventually([&] { return pool->restarts() == 1 && pool->host_pid(0) > 0; }));
 }

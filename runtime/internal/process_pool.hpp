@@ -76,6 +76,13 @@ public:
   /// Waits out a retry's backoff (null when nothing retries). Set before start().
   void set_retries(std::shared_ptr<retry_service> retries) { retries_ = std::move(retries); }
 
+  /// Takes the bytes of a FromHost message from the host of `who` (untrusted: bytes that do not
+  /// decode get its host killed, and its calls fail or move on as when it dies).
+  void on_message(const actors::host_identity& who, std::vector<char> bytes);
+
+  /// The pid of the running host of worker `i`, or 0.
+  [[nodiscard]] int host_pid(std::size_t i) const;
+
   /// Replacements made after a worker's process died, in all.
   [[nodiscard]] std::uint64_t restarts() const noexcept;
 
@@ -92,7 +99,7 @@ private:
 
   process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec);
 
-  void on_message(const actors::host_identity& who, std::vector<char> bytes);
+
   /// The worker whose host has index `index`, or null.
   std::shared_ptr<remote_worker> worker_at(int index) const;
   /// Frees an on-demand slot if `worker` still holds it, and runs its on_ended.
