@@ -435,6 +435,8 @@ public:
 
   std::atomic<std::uint64_t> dispatched{0};
   std::atomic<std::uint64_t> finished{0};
+  /// The pid of the host that said hello for this worker last; 0 before.
+  std::atomic<int> host_pid{0};
 
 private:
   enum class phase { starting, ready, ended };
@@ -812,15 +814,18 @@ void process_pool::open_hosts() {
   events.on_hello = [weak](const actors::host_identity& who) {
     delivering_scope event;
     if (auto self = weak.lock())
-      if (auto w = self->worker_at(who.worker))
+      if (auto w = self->worker_at(who.worker)) {
+        w->host_pid.store(who.pid);
         w->hello(self->spec_.worker_name, self->spec_.constructor_arguments);
+      }
   };
   events.on_lost = [weak](const actors::host_identity& who) {
     delivering_scope event;
     auto self = weak.lock();
-    // A connection that drops after its process was reaped (and maybe replaced) is old news.
+    // A connection that drops after its process was reaped (and maybe replaced) is old news;
+    // so is one whose slot went to another worker meanwhile (on-demand slots are reused).
     if (self && self->hosts_->pid_of(who.worker) == who.pid)
-      if (auto w = self->worker_at(who.worker))
+      if (auto w = self->worker_at(who.worker); w && w->host_pid.load() == who.pid)
         w->died("its connection dropped", false);
   };
   events.on_exit = [weak](const host_exit& how) {
@@ -857,7 +862,7 @@ void process_pool::open_hosts() {
       return;
     auto waited =
         std::chrono::duration_cast<std::chrono::milliseconds>(self->spec_.heartbeat_timeout);
-    if (auto w = self->worker_at(who.worker))
+    if (auto w = self->worker_at(who.worker); w && w->host_pid.load() == who.pid)
       w->died("it answered no ping within its heartbeat_timeout of " +
                   std::to_string(waited.count()) + " ms (stopped or frozen) and was killed",
               false);
@@ -942,7 +947,7 @@ bool process_pool::take_message(const actors::host_identity& who,
     // worker is replaced.
     actors::logger("pool")->error(
         "undecodable message from a worker host worker={} error={}", who.worker, e.what());
-    if (hosts_->pid_of(who.worker) == who.pid)
+    if (hosts_->pid_of(who.worker) == who.pid && worker.host_pid.load() == who.pid)
       worker.died(std::string{"it sent a malformed message ("} + e.what() + ") and was killed",
                   false);
     return false;

@@ -133,6 +133,16 @@ TEST_CASE("process on-demand workers: a fresh process per call, at most max_work
       std::this_thread::sleep_for(1ms);
     }
   }};
+  // Joined also when a call throws, so that the test reports the exception.
+  struct join_sampler {
+    std::atomic<bool>& sampling;
+    std::thread& sampler;
+    ~join_sampler() {
+      sampling = false;
+      if (sampler.joinable())
+        sampler.join();
+    }
+  } joiner{sampling, sampler};
   auto started = std::chrono::steady_clock::now();
   std::vector<concurry::future<stamp>> futures;
   for (int i = 0; i < 10; ++i)
