@@ -227,15 +227,21 @@ TEST_CASE_TEMPLATE("a refund reported by one worker is there for the next",
   CHECK(tokens.stats().limits[0].in_use == doctest::Approx(100).epsilon(0.01));
 }
 
+/// One worker whose pool has a resource limit "gpu" of 1.
+template <class M>
+auto one_gpu_pool() {
+  return limit_taker::options()
+      .mode(M::value)
+      .max_workers(1)
+      .limits({concurry::resource_limit{"gpu", 1}})
+      .init();
+}
+
 TEST_CASE_TEMPLATE("try_acquire, timeouts and acquire_async behave alike inside a worker",
                    M,
                    concurry_test::thread_mode,
                    concurry_test::process_mode) {
-  auto pool = limit_taker::options()
-                  .mode(M::value)
-                  .max_workers(1)
-                  .limits({concurry::resource_limit{"gpu", 1}})
-                  .init();
+  auto pool = one_gpu_pool<M>();
   auto started = std::chrono::steady_clock::now();
   auto [tried, timed_out] =
       pool.call(&limit_taker::second_unit, std::string{"gpu"}, 200).result(30s);
@@ -298,11 +304,7 @@ TEST_CASE_TEMPLATE("a bad request inside a worker fails its call with config_err
                    M,
                    concurry_test::thread_mode,
                    concurry_test::process_mode) {
-  auto pool = limit_taker::options()
-                  .mode(M::value)
-                  .max_workers(1)
-                  .limits({concurry::resource_limit{"gpu", 1}})
-                  .init();
+  auto pool = one_gpu_pool<M>();
   CHECK_THROWS_WITH_AS(pool.call(&limit_taker::stamp_grant, std::string{"tpu"}).result(30s),
                        doctest::Contains("unknown limit key 'tpu'"),
                        concurry::config_error);
