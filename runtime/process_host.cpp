@@ -767,6 +767,16 @@ bool process_hosts::kill(int worker) {
   return impl_->signal_worker(worker, SIGKILL);
 }
 
+bool process_hosts::kill_if(int worker, pid_t pid) {
+  std::lock_guard guard{impl_->mutex};
+  auto it = impl_->running.find(worker);
+  // Under the lock the child cannot be reaped meanwhile, so the pid cannot have been reused.
+  if (it == impl_->running.end() || it->second != pid)
+    return false;
+  ::kill(pid, SIGKILL);
+  return true;
+}
+
 bool process_hosts::is_running(int worker) const {
   std::lock_guard guard{impl_->mutex};
   return impl_->running.count(worker) != 0;

@@ -59,10 +59,11 @@ message_too_large too_large(const std::string& what, std::size_t size, std::size
 // The bytes of a call; throws message_too_large past the pool's limit, before the arguments
 // are copied into a message when they alone are too large.
 std::vector<char> encode_call(net::host_call message, const detail::pool_spec& spec) {
-  auto what = [&] {
-    if (!message.task.empty())
-      return "a call of task " + message.task + " (its arguments)";
-    return "a call of " + spec.worker_name + "::" + message.method_name + " (its arguments)";
+  // The names are kept apart: the message itself is moved into its bytes.
+  auto what = [&spec, task = message.task, method = message.method_name] {
+    if (!task.empty())
+      return "a call of task " + task + " (the message with its arguments)";
+    return "a call of " + spec.worker_name + "::" + method + " (the message with its arguments)";
   };
   auto limit = spec.max_message_size;
   if (message.arguments.size() > limit)
@@ -260,6 +261,7 @@ public:
   /// The host's connection dropped (`reaped` false: it is killed to make sure it ends) or its
   /// process was reaped (true: a replacement starts if the worker may have one).
   void died(const std::string& how, bool reaped) {
+    const int host_pid_at_death = host_pid.load();
     detail::call_node* running = nullptr;
     std::deque<detail::call_node*> orphans;
     std::vector<detail::call_node*> stranded; // on-demand: they end with the worker
@@ -320,8 +322,9 @@ public:
                                    orphans.size(),
                                    replace);
     auto pool = pool_.lock();
-    if (kill && pool)
-      pool->hosts_->kill(slot_);
+    // Only the host this worker had: a replacement may run in its slot already.
+    if (kill && pool && host_pid_at_death > 0)
+      pool->hosts_->kill_if(slot_, host_pid_at_death);
     auto death = std::make_exception_ptr(
         worker_died{"worker " + std::to_string(index_) + " died before the call finished: " + why});
     if (running)

@@ -421,3 +421,27 @@ TEST_CASE("process_host: control messages survive encoding and malformed bytes a
   CHECK_THROWS_AS(net::decode_host_message({1, 2, 3}), net::decode_error);
   CHECK_THROWS_AS(net::decode_host_message(std::vector<char>(16, '\xff')), net::decode_error);
 }
+
+/// Waits (at most 5 s) until process `pid` is gone and reaped.
+bool eventually_gone(pid_t pid) {
+  for (int i = 0; i < 250 && process_exists(pid); ++i)
+    std::this_thread::sleep_for(20ms);
+  return !process_exists(pid);
+}
+
+TEST_CASE("process_host: kill_if spares a host started in the place of the one it names" *
+          doctest::test_suite("system")) {
+  host_fixture f;
+  REQUIRE(f.start(1));
+  pid_t old_pid = f.hosts().pid_of(0);
+  REQUIRE(::kill(old_pid, SIGKILL) == 0);
+  REQUIRE(f.wait_exit(0, 10s));
+  pid_t new_pid = f.hosts().start(0);
+  REQUIRE(new_pid != old_pid);
+  // The old host's late news must not end its replacement.
+  CHECK_FALSE(f.hosts().kill_if(0, old_pid));
+  CHECK(f.hosts().is_running(0));
+  CHECK(process_exists(new_pid));
+  CHECK(f.hosts().kill_if(0, new_pid));
+  CHECK(eventually_gone(new_pid));
+}

@@ -159,6 +159,9 @@ public:
   bool terminate(int worker);
   /// SIGKILL now; false when it is not running.
   bool kill(int worker);
+  /// SIGKILL now if the running host of `worker` is process `pid` (not a host started in its
+  /// place since); false otherwise.
+  bool kill_if(int worker, pid_t pid);
 
   /// Whether the host of `worker` runs (started and not reaped yet).
   [[nodiscard]] bool is_running(int worker) const;
