@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 namespace concurry::scheduler {
@@ -29,7 +30,8 @@ std::string quoted(std::string_view text) {
 } // namespace
 
 amount amount::from_double(double value, std::string_view what) {
-  auto text = std::to_string(value);
+  char text[32];
+  std::snprintf(text, sizeof text, "%.10g", value);
   if (std::isnan(value))
     reject(what, "NaN", "not a number");
   if (value < 0)

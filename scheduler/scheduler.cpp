@@ -26,7 +26,7 @@ join_result scheduler::add_node(std::string name, const resource_set& total) {
   return join_result{id, retry_waiting(id)};
 }
 
-std::vector<request_id> scheduler::remove_node(node_id id) {
+removal_result scheduler::remove_node(node_id id) {
   (void)node_at(id); // throws for an unknown node
   auto& n = nodes_[id];
   n.is_live = false;
@@ -47,12 +47,15 @@ std::vector<request_id> scheduler::remove_node(node_id id) {
   placed_ -= lost.size();
 
   // Waiting requests that only this node could hold can no longer be placed anywhere.
+  std::vector<request_id> now_infeasible;
   for (auto waiting : waiting_) {
     auto& e = entries_.at(waiting);
-    if (e.state == request_state::pending && !is_feasible(e))
+    if (e.state == request_state::pending && !is_feasible(e)) {
       e.state = request_state::infeasible;
+      now_infeasible.push_back(waiting);
+    }
   }
-  return lost;
+  return removal_result{std::move(lost), std::move(now_infeasible)};
 }
 
 submit_result scheduler::submit(const worker_request& request) {

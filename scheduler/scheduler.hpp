@@ -7,10 +7,12 @@
 #include "scheduler/amount.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -82,6 +84,16 @@ struct join_result {
   std::vector<placement> placed;
 };
 
+/// What `remove_node` did.
+struct removal_result {
+  /// The requests the node held, now forgotten, in arrival order: the caller replaces or fails
+  /// their workers.
+  std::vector<request_id> lost;
+  /// Pending requests that only the removed node could hold, now infeasible (the head warns
+  /// once about each).
+  std::vector<request_id> now_infeasible;
+};
+
 /// The node table, placement and the pending queue. Not thread-safe: one owner (the head's
 /// placement actor) calls it. Every decision is deterministic: ties go to the older node.
 ///
@@ -95,10 +107,10 @@ public:
   /// the table. Waiting requests that now fit on it are placed there.
   join_result add_node(std::string name, const resource_set& total);
 
-  /// Removes a node; its placed requests are forgotten and returned (the caller replaces or
-  /// fails their workers). Requests that only it could hold become infeasible. Throws
-  /// `std::out_of_range` for an unknown node.
-  std::vector<request_id> remove_node(node_id node);
+  /// Removes a node (it left or died); its placed requests are forgotten and returned, and
+  /// pending requests that only it could hold become infeasible. Throws `std::out_of_range` for
+  /// an unknown node.
+  removal_result remove_node(node_id node);
 
   /// Places `request` at once, or queues it as pending or infeasible. Throws `config_error` if
   /// the strategy is `named` and the node name is empty.

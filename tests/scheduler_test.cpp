@@ -10,11 +10,16 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <limits>
+#include <map>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 using concurry::scheduler::amount;
@@ -325,8 +330,9 @@ TEST_CASE("removing a node returns its workers and makes what only it could hold
   c.ask(2, strategy::named, {}, "b");
   auto big = c.ask_many(2, 4);
   REQUIRE(c.state(big[1]) == request_state::pending);
-  auto lost = c.sched.remove_node(b);
+  auto [lost, now_infeasible] = c.sched.remove_node(b);
   CHECK(lost.size() == 2);
+  CHECK(now_infeasible == big);
   CHECK(c.sched.infeasible() == big);
   CHECK(c.sched.placed_count() == 1);
   CHECK(c.sched.node_of(on_a) == a);
@@ -367,6 +373,85 @@ TEST_CASE("thousands of workers over dozens of nodes: exact accounting, nothing 
     used += c.sched.used(node, "cpu");
   CHECK(used == amount::from_units(c.sched.placed_count() * 300));
   CHECK(c.sched.placed_count() == 2'050);
+}
+
+TEST_CASE("cpu among the custom resources adds to the CPUs asked for") {
+  cluster c;
+  auto node = c.add("n", 2);
+  auto id = c.ask(0.5, strategy::pack, {{"cpu", cpus(1)}});
+  CHECK(c.sched.used(node, "cpu") == cpus(1.5));
+  CHECK(c.state(c.ask(1)) == request_state::pending);
+  c.sched.release(id);
+  CHECK(c.sched.used(node, "cpu") == cpus(1));
+}
+
+TEST_CASE("random joins, leaves, requests and releases keep the books and the queue right") {
+  cluster c;
+  std::mt19937 random(7);
+  std::map<request_id, std::pair<amount, amount>> asked; // cpu, accel
+  std::vector<node_id> nodes;
+  std::size_t pending_seen = 0;
+  std::size_t infeasible_seen = 0;
+  auto pick = [&](std::size_t size) {
+    return std::uniform_int_distribution<std::size_t>(0, size - 1)(random);
+  };
+  for (int step = 0; step < 3'000; ++step) {
+    auto roll = pick(100);
+    if (roll < 3 || nodes.empty()) {
+      nodes.push_back(
+          c.add(node_name(step),
+                1 + static_cast<double>(pick(8)) / 2,
+                {{"accel", amount::from_units(static_cast<std::int64_t>(pick(3)) * 10'000)}}));
+    } else if (roll < 5 && nodes.size() > 1) {
+      auto index = pick(nodes.size());
+      for (auto lost : c.sched.remove_node(nodes[index]).lost)
+        asked.erase(lost);
+      nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(index));
+    } else if (roll < 60) {
+      auto cpu = amount::from_units(static_cast<std::int64_t>(pick(4)) * 2'500);
+      auto accel = amount::from_units(pick(4) == 0 ? 3'300 : 0);
+      auto id = c.ask(
+          cpu.to_double(), pick(2) == 0 ? strategy::pack : strategy::spread, {{"accel", accel}});
+      asked[id] = {cpu, accel};
+    } else if (!asked.empty()) {
+      auto it = std::next(asked.begin(), static_cast<std::ptrdiff_t>(pick(asked.size())));
+      c.sched.release(it->first);
+      asked.erase(it);
+    }
+
+    // Every node's use is the sum of what its requests asked, within its total.
+    std::map<node_id, std::pair<amount, amount>> sums;
+    for (const auto& [id, need] : asked) {
+      if (auto node = c.sched.node_of(id)) {
+        sums[*node].first += need.first;
+        sums[*node].second += need.second;
+      }
+    }
+    for (auto node : nodes) {
+      REQUIRE(c.sched.used(node, "cpu") == sums[node].first);
+      REQUIRE(c.sched.used(node, "accel") == sums[node].second);
+      REQUIRE(c.sched.used(node, "cpu") <= c.sched.total(node, "cpu"));
+      REQUIRE(c.sched.used(node, "accel") <= c.sched.total(node, "accel"));
+    }
+    // A pending request fits on no node now; an infeasible one on no node even empty.
+    for (auto id : c.sched.pending()) {
+      ++pending_seen;
+      auto [cpu, accel] = asked.at(id);
+      for (auto node : nodes)
+        REQUIRE_FALSE((c.sched.total(node, "cpu") - c.sched.used(node, "cpu") >= cpu &&
+                       c.sched.total(node, "accel") - c.sched.used(node, "accel") >= accel));
+    }
+    for (auto id : c.sched.infeasible()) {
+      ++infeasible_seen;
+      auto [cpu, accel] = asked.at(id);
+      for (auto node : nodes)
+        REQUIRE_FALSE((c.sched.total(node, "cpu") >= cpu && c.sched.total(node, "accel") >= accel));
+    }
+  }
+  // The walk went through every state, or it proved little.
+  CHECK(c.sched.placed_count() > 0);
+  CHECK(pending_seen > 0);
+  CHECK(infeasible_seen > 0);
 }
 
 TEST_CASE("placement rate over 1,000 simulated nodes") {
