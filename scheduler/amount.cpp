@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 
 namespace concurry::scheduler {
@@ -40,9 +41,10 @@ amount amount::from_double(double value, std::string_view what) {
     reject(what, text, "is larger than " + std::to_string(max_wholes));
   auto scaled = value * units_per_whole;
   auto rounded = std::round(scaled);
-  // A decimal such as 0.18 is not exact in binary; anything within far less than a unit of a
+  // A decimal such as 0.18 is not exact in binary; anything within a few rounding errors of a
   // whole number of units is that number, anything else is finer than the unit.
-  if (std::abs(scaled - rounded) > 1e-6 * std::max(1.0, rounded))
+  auto tolerance = std::max(1e-6, 4 * std::numeric_limits<double>::epsilon() * scaled);
+  if (std::abs(scaled - rounded) > tolerance)
     reject(what, text, "is finer than 0.0001");
   return amount{static_cast<std::int64_t>(rounded)};
 }

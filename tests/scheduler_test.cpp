@@ -97,6 +97,9 @@ TEST_CASE("amount: negative, NaN, infinite, too large or too fine is a config_er
   CHECK_THROWS_AS((void)cpus(1e12), concurry::config_error);
   CHECK_THROWS_AS((void)cpus(0.00005), concurry::config_error);
   CHECK_THROWS_AS((void)cpus(1.23456), concurry::config_error);
+  CHECK_THROWS_AS((void)cpus(1'000'000.00005), concurry::config_error);
+  CHECK(cpus(1'000'000.0001).units() == 10'000'000'001);
+  CHECK(cpus(999'999'999.9999).units() == 9'999'999'999'999);
 }
 
 TEST_CASE("amount: the error names the option and says why") {
