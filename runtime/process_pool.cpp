@@ -145,6 +145,7 @@ public:
     {
       std::lock_guard lock{mutex_};
       phase_ = phase::ended;
+      gone_.store(true, std::memory_order_release);
       left.swap(pending_);
       for (auto& [id, sent] : in_flight_)
         left.push_back(sent.call);
@@ -203,6 +204,7 @@ public:
         if (!ctor_error_)
           ctor_error_ = rebuild_exception(*failure);
         phase_ = phase::ended;
+        gone_.store(true, std::memory_order_release);
         orphans.swap(pending_);
         on_exit = std::move(on_exit_);
       } else {
@@ -304,6 +306,7 @@ public:
           }
         } else {
           phase_ = phase::ended;
+          gone_.store(true, std::memory_order_release);
           kill = !reaped;
           orphans.swap(pending_);
           on_exit = std::move(on_exit_);
@@ -423,10 +426,8 @@ public:
                                                " died while it was being built: " + death_});
   }
 
-  bool ended() const {
-    std::lock_guard lock{mutex_};
-    return phase_ == phase::ended;
-  }
+  /// Without the lock: the balancer asks this of every worker on every call.
+  bool ended() const noexcept { return gone_.load(std::memory_order_acquire); }
 
   /// Its host's index in the pool's process_hosts.
   int slot() const noexcept { return slot_; }
@@ -673,6 +674,7 @@ private:
   std::size_t retrying_ = 0; // calls waiting out a retry's backoff, to come back here
   std::condition_variable built_;
   phase phase_ = phase::starting;
+  std::atomic<bool> gone_{false}; // phase_ == ended, readable without the lock
   std::exception_ptr ctor_error_;
   std::string death_;       // how the last host died
   std::string kill_reason_; // why this side killed the host, if it did

@@ -99,7 +99,6 @@ private:
 
   process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec);
 
-
   /// The worker whose host has index `index`, or null.
   std::shared_ptr<remote_worker> worker_at(int index) const;
   /// Frees an on-demand slot if `worker` still holds it, and runs its on_ended.
