@@ -289,7 +289,7 @@ CONCURRY_WORKER(database_worker, (std::string), store)
 class temp_dir {
 public:
   temp_dir() {
-    // mkdtemp replaces the six trailing placeholder characters with a unique name.
+    // mkdtemp swaps the last six characters of the pattern for a unique name.
     auto pattern = (std::filesystem::temp_directory_path() / "concurry-limits-").string() +
                    std::string(6, 'X');
     if (!::mkdtemp(pattern.data()))
