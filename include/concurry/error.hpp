@@ -50,6 +50,20 @@ public:
   using error::error;
 };
 
+/// The cluster refused this program's token (`cluster_token`, or CONCURRY_TOKEN): the head
+/// was reached, and said no. Nothing was started.
+class auth_error : public error {
+public:
+  using error::error;
+};
+
+/// The cluster's head cannot be reached, or stopped answering: placing a worker or acquiring a
+/// cluster-wide limit failed. Calls to workers already running go on; they do not need the head.
+class cluster_unavailable : public error {
+public:
+  using error::error;
+};
+
 /// Invalid options or registration: an unknown mode or load balancer, a worker count the mode
 /// does not allow, a mode the worker's registration does not permit.
 class config_error : public error {

@@ -1,0 +1,31 @@
+// What the `concurry` tool asks a head: its status, and to stop the cluster.
+#pragma once
+
+#include "net/cluster_messages.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace concurry::runtime_internal {
+
+/// "host:port" split; throws config_error for anything else (a missing or zero port).
+struct cluster_address {
+  std::string host;
+  std::uint16_t port = 0;
+};
+cluster_address parse_cluster_address(const std::string& text);
+
+/// The head's status. Throws auth_error for a wrong token, cluster_unavailable when the head
+/// cannot be reached or does not answer within `timeout`.
+net::cluster_status query_cluster_status(const cluster_address& head,
+                                         const std::string& token,
+                                         std::chrono::milliseconds timeout);
+
+/// Asks the head to stop every node and itself; returns once the head said it is stopping.
+/// Throws as query_cluster_status.
+void stop_cluster(const cluster_address& head,
+                  const std::string& token,
+                  std::chrono::milliseconds timeout);
+
+} // namespace concurry::runtime_internal
