@@ -1,4 +1,5 @@
 #include "actors/host_link.hpp"
+#include "actors/cluster_wire.hpp"
 
 #include "actors/host_worker.hpp"
 #include "actors/limit_actor.hpp"
@@ -15,9 +16,14 @@
 #include <caf/io/network/multiplexer.hpp>
 #include <caf/scoped_execution_unit.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <thread>
 #include <future>
 #include <map>
 #include <mutex>
@@ -36,26 +42,6 @@ using from_host_atom = caf::atom_constant<caf::atom("from_host")>;
 using limits_atom = caf::atom_constant<caf::atom("limits")>;
 // The listener's heartbeat timer.
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
-
-// Compares without an early exit, so the time taken says nothing about the secret.
-bool same_secret(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-  return diff == 0;
-}
-
-// Bytes from another process may be anything: an exception becomes a log line, not a dead actor.
-caf::error log_exception(caf::scheduled_actor*, std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    logger("net")->error("a host control handler failed error={}", x.what());
-  } catch (...) {
-    logger("net")->error("a host control handler failed with an unknown exception");
-  }
-  return caf::sec::runtime_error;
-}
 
 caf::actor_companion& as_companion(const caf::actor& a) {
   return *static_cast<caf::actor_companion*>(caf::actor_cast<caf::abstract_actor*>(a));
@@ -279,7 +265,11 @@ struct host_listener::impl {
   }
 };
 
-host_listener::host_listener(actor_host& host, std::string secret, events handlers, heartbeat beat)
+host_listener::host_listener(actor_host& host,
+                             std::string secret,
+                             events handlers,
+                             heartbeat beat,
+                             const std::string& address)
     : impl_{std::make_shared<impl>()} {
   impl_->host = &host;
   impl_->secret = std::move(secret);
@@ -326,11 +316,11 @@ host_listener::host_listener(actor_host& host, std::string secret, events handle
       state->on_from_host(caf::actor_cast<caf::actor_addr>(e->sender),
                           content.get_mutable_as<std::vector<char>>(1));
   });
-  auto port = host.system().middleman().publish(impl_->gate, 0, "127.0.0.1", true);
+  auto port = host.system().middleman().publish(impl_->gate, 0, address.c_str(), true);
   if (!port) {
     end_companion(host, impl_->gate);
     caf::anon_send_exit(impl_->actor, caf::exit_reason::user_shutdown);
-    throw error{"cannot listen for worker hosts on 127.0.0.1: " +
+    throw error{"cannot listen for worker hosts on " + address + ": " +
                 host.system().render(port.error())};
   }
   impl_->port = *port;
@@ -447,14 +437,71 @@ private:
   std::vector<std::vector<char>> messages_;
 };
 
+// Reads `fd` to its end on a thread of its own and hands over each line (without its break;
+// a line longer than 64 KiB in pieces).
+void read_lines(int fd,
+                net::output_line::stream where,
+                std::function<void(net::output_line)> send_line) {
+  std::thread{[fd, where, send_line = std::move(send_line)] {
+    constexpr std::size_t longest = 64 * 1024;
+    std::string partial;
+    char buffer[4096];
+    // Bounded: read returns 0 once every writer (this process's fd 1 or 2) is closed.
+    for (;;) {
+      auto n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      partial.append(buffer, static_cast<std::size_t>(n));
+      std::size_t start = 0;
+      for (auto nl = partial.find('\n', start); nl != std::string::npos;
+           nl = partial.find('\n', start)) {
+        send_line({where, partial.substr(start, nl - start)});
+        start = nl + 1;
+      }
+      partial.erase(0, start);
+      if (partial.size() >= longest)
+        send_line({where, std::exchange(partial, {})});
+    }
+    if (!partial.empty())
+      send_line({where, partial});
+  }}.detach();
+}
+
+// Points this process's stdout and stderr at pipes whose lines go to the client.
+void forward_output_to_client(const std::function<void(net::output_line)>& send_line) {
+  for (auto [fd, where] : {std::pair{1, net::output_line::stream::out},
+                           std::pair{2, net::output_line::stream::err}}) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) {
+      logger("net")->error("cannot forward worker output error={}", std::strerror(errno));
+      return;
+    }
+    ::dup2(ends[1], fd);
+    ::close(ends[1]);
+    read_lines(ends[0], where, send_line);
+  }
+}
+
 } // namespace
 
-host_link_end run_host_link(std::uint16_t port, const std::string& secret, int worker) {
+host_link_end run_host_link(const host_link_target& target) {
+  const auto& secret = target.secret;
+  const int worker = target.worker;
   // NOTE: never destroyed: the process ends right after, and tearing down a system whose peer
   // vanished only costs time.
   auto* host = new actor_host{2};
   auto& system = host->system();
-  auto client = system.middleman().remote_actor("127.0.0.1", port);
+  // First the head, so that the limit actors the client hands over are reached over this
+  // direct connection. Without it they are still reached, through the client.
+  if (!target.head_address.empty() && target.head_port != 0)
+    if (auto head = system.middleman().connect(target.head_address, target.head_port); !head)
+      logger("net")->warn("cannot reach the head for limits address={}:{} error={}",
+                          target.head_address,
+                          target.head_port,
+                          system.render(head.error()));
+  auto client = system.middleman().remote_actor(target.address, target.port);
   if (!client)
     return host_link_end::unreachable;
 
@@ -479,6 +526,14 @@ host_link_end run_host_link(std::uint16_t port, const std::string& secret, int w
         if (box->put(std::move(bytes)))
           backend.post(flush);
       });
+
+  if (target.output_to_client) {
+    auto send_line = [box, flush, &backend = system.middleman().backend()](net::output_line line) {
+      if (box->put(net::encode(net::from_host{std::move(line)})))
+        backend.post(flush);
+    };
+    forward_output_to_client(send_line);
+  }
 
   auto ended = std::make_shared<std::promise<host_link_end>>();
   auto behavior = [ended](caf::event_based_actor* self, caf::actor client) -> caf::behavior {
@@ -534,6 +589,26 @@ host_link_end run_host_link(std::uint16_t port, const std::string& secret, int w
                                            static_cast<std::int32_t>(::getpid()),
                                            static_cast<std::uint32_t>(worker)}));
   return ended->get_future().get();
+}
+
+// Compares without an early exit, so the time taken says nothing about the secret.
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  return diff == 0;
+}
+
+// Bytes from another process may be anything: an exception becomes a log line, not a dead actor.
+caf::error log_exception(caf::scheduled_actor*, std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    logger("net")->error("a control handler failed error={}", x.what());
+  } catch (...) {
+    logger("net")->error("a control handler failed with an unknown exception");
+  }
+  return caf::sec::runtime_error;
 }
 
 } // namespace concurry::actors

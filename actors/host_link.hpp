@@ -71,15 +71,20 @@ public:
     std::chrono::nanoseconds timeout{0};
   };
 
-  /// Publishes the listener; throws concurry::error when the port cannot be opened.
-  host_listener(actor_host& host, std::string secret, events handlers, heartbeat beat);
+  /// Publishes the listener on `address` (an ephemeral port); throws concurry::error when the
+  /// port cannot be opened.
+  host_listener(actor_host& host,
+                std::string secret,
+                events handlers,
+                heartbeat beat,
+                const std::string& address = "127.0.0.1");
   host_listener(const host_listener&) = delete;
   host_listener& operator=(const host_listener&) = delete;
   /// Closes the port and stops the listener's actor; connected hosts see their connection drop
   /// only when the client's actor system goes.
   ~host_listener();
 
-  /// The TCP port on 127.0.0.1.
+  /// The TCP port.
   [[nodiscard]] std::uint16_t port() const noexcept;
 
   /// Whether the host of `worker` is connected.
@@ -126,12 +131,27 @@ enum class host_link_end {
   unreachable,
 };
 
+/// Where a worker host connects to, and how.
+struct host_link_target {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;
+  std::string secret;
+  int worker = 0;
+  /// Cluster mode: the head, connected to first so that the head's limit actors are reached
+  /// directly rather than through the client (empty: none).
+  std::string head_address;
+  std::uint16_t head_port = 0;
+  /// Cluster mode: the host's stdout and stderr go to the client as FromHost output lines
+  /// (its parent, a node, may be on another machine) instead of through the parent's pipes.
+  bool output_to_client = false;
+};
+
 /// The host end, run by a worker host process on its main thread: starts an actor system,
-/// connects to the listener on 127.0.0.1:`port`, says hello, answers pings, and serves the
-/// calls of call.capnp on a worker thread of its own (host_worker.hpp) until the client asks it
-/// to exit or the connection drops. Pings are answered while a call runs.
+/// connects to the listener at the target, says hello, answers pings, and serves the calls of
+/// call.capnp on a worker thread of its own (host_worker.hpp) until the client asks it to exit
+/// or the connection drops. Pings are answered while a call runs.
 ///
 /// NOTE: the actor system is left running on return; the caller ends the process at once.
-host_link_end run_host_link(std::uint16_t port, const std::string& secret, int worker);
+host_link_end run_host_link(const host_link_target& target);
 
 } // namespace concurry::actors

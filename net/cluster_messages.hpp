@@ -87,7 +87,7 @@ struct start_worker {
   std::string head_address;
   std::uint16_t head_port = 0;
 };
-struct stop_worker {
+struct halt_worker {
   worker_ref ref;
 };
 struct shutdown_node {};
@@ -195,7 +195,7 @@ using cluster_message = std::variant<node_join,
                                      worker_started,
                                      worker_exited,
                                      start_worker,
-                                     stop_worker,
+                                     halt_worker,
                                      shutdown_node,
                                      client_hello,
                                      place_worker,

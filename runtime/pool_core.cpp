@@ -196,12 +196,18 @@ void validate(const pool_spec& spec) {
                          "Keep the default unwrap_futures(true): the client waits (without "
                          "blocking the caller) for the future arguments and sends their values"};
     return;
-  case mode::asyncio:
   case mode::cluster:
-    // TODO(#7): cluster mode. TODO(#8): asyncio mode. Until then init fails here with a
-    // config_error that says so.
-    throw config_error{name + " mode is not available in this version of concurry; use sync "
-                              "or thread mode"};
+    // NOTE: as in process mode, a future cannot reach a worker in another process.
+    if (!spec.unwrap_futures)
+      throw config_error{"unwrap_futures(false) is not available in cluster mode: a future "
+                         "cannot cross a process boundary, so the worker cannot wait for one. "
+                         "Keep the default unwrap_futures(true): the client waits (without "
+                         "blocking the caller) for the future arguments and sends their values"};
+    return;
+  case mode::asyncio:
+    // TODO(#8): asyncio mode. Until then init fails here with a config_error that says so.
+    throw config_error{name + " mode is not available in this version of concurry; use sync, "
+                              "thread, process or cluster mode"};
   }
 }
 
@@ -220,7 +226,8 @@ void pool_core::start(worker_factory factory) {
     return;
   }
   std::vector<std::shared_ptr<actors::worker_body>> bodies;
-  if (spec_.mode == mode::process && spec_.on_demand) {
+  bool in_processes = spec_.mode == mode::process || spec_.mode == mode::cluster;
+  if (in_processes && spec_.on_demand) {
     process_ = runtime_internal::process_pool::create(host_, spec_);
     process_->set_retries(retries_);
     // A call whose worker died before it could run, or a retry whose worker is gone, gets a
@@ -232,7 +239,7 @@ void pool_core::start(worker_factory factory) {
       call.state().release();
     });
     process_->start_on_demand(on_demand_cap());
-  } else if (spec_.mode == mode::process) {
+  } else if (in_processes) {
     process_ = runtime_internal::process_pool::create(host_, spec_);
     process_->set_retries(retries_);
     // A call whose worker died for good, or a retry, goes where the balancer says.

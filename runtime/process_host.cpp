@@ -141,19 +141,29 @@ std::string random_secret() {
 
 // -- the child's view of CONCURRY_WORKER_HOST ---------------------------------------------------
 
-// port=<p>,worker=<w>,parent=<pid>,fd=<n>,secret=<hex>
+// port=<p>,worker=<w>,parent=<pid>,fd=<n>,secret=<hex>, then optionally (cluster mode)
+// address=<client address>,head=<address>:<port>,output=client
 struct host_environment {
   std::uint16_t port = 0;
   int worker = -1;
   pid_t parent = 0;
   int fd = -1;
   std::string secret;
+  std::string address = "127.0.0.1";
+  std::string head_address;
+  std::uint16_t head_port = 0;
+  bool output_to_client = false;
 };
 
 std::string format_environment(const host_environment& env) {
-  return "port=" + std::to_string(env.port) + ",worker=" + std::to_string(env.worker) +
-         ",parent=" + std::to_string(env.parent) + ",fd=" + std::to_string(env.fd) +
-         ",secret=" + env.secret;
+  auto text = "port=" + std::to_string(env.port) + ",worker=" + std::to_string(env.worker) +
+              ",parent=" + std::to_string(env.parent) + ",fd=" + std::to_string(env.fd) +
+              ",secret=" + env.secret + ",address=" + env.address;
+  if (!env.head_address.empty())
+    text += ",head=" + env.head_address + ":" + std::to_string(env.head_port);
+  if (env.output_to_client)
+    text += ",output=client";
+  return text;
 }
 
 template <class T>
@@ -162,9 +172,17 @@ bool parse_number(std::string_view text, T& out) {
   return ec == std::errc{} && end == text.data() + text.size();
 }
 
+bool parse_head(std::string_view value, host_environment& env) {
+  auto colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return false;
+  env.head_address = std::string{value.substr(0, colon)};
+  return parse_number(value.substr(colon + 1), env.head_port) && env.head_port != 0;
+}
+
 std::optional<host_environment> parse_environment(std::string_view text) {
   host_environment env;
-  int fields = 0;
+  int required = 0;
   while (!text.empty()) {
     auto comma = text.find(',');
     auto item = text.substr(0, comma);
@@ -174,17 +192,22 @@ std::optional<host_environment> parse_environment(std::string_view text) {
       return std::nullopt;
     auto key = item.substr(0, eq);
     auto value = item.substr(eq + 1);
-    bool ok = key == "port"     ? parse_number(value, env.port)
-              : key == "worker" ? parse_number(value, env.worker)
-              : key == "parent" ? parse_number(value, env.parent)
-              : key == "fd"     ? parse_number(value, env.fd)
-              : key == "secret" ? (env.secret = value, !value.empty())
-                                : false;
+    bool is_required = key == "port" || key == "worker" || key == "parent" || key == "fd" ||
+                       key == "secret";
+    bool ok = key == "port"      ? parse_number(value, env.port)
+              : key == "worker"  ? parse_number(value, env.worker)
+              : key == "parent"  ? parse_number(value, env.parent)
+              : key == "fd"      ? parse_number(value, env.fd)
+              : key == "secret"  ? (env.secret = value, !value.empty())
+              : key == "address" ? (env.address = value, !value.empty())
+              : key == "head"    ? parse_head(value, env)
+              : key == "output"  ? (env.output_to_client = value == "client", true)
+                                 : false;
     if (!ok)
       return std::nullopt;
-    ++fields;
+    required += is_required ? 1 : 0;
   }
-  if (fields != 5 || env.port == 0 || env.worker < 0 || env.parent <= 0 || env.fd < 0)
+  if (required != 5 || env.port == 0 || env.worker < 0 || env.parent <= 0 || env.fd < 0)
     return std::nullopt;
   return env;
 }
@@ -211,6 +234,8 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 } // namespace
 
 std::string host_exit::describe() const {
+  if (!reason.empty())
+    return reason;
   if (signaled) {
     const char* name = ::sigabbrev_np(signal);
     return "killed by signal " + std::to_string(signal) +
@@ -338,7 +363,21 @@ struct process_hosts::impl {
     };
 
     // Everything the spawn needs is built before it: nothing allocates in the child.
-    host_environment env{listener->port(), worker, ::getpid(), death_pipe_child_fd, secret};
+    host_environment env;
+    env.worker = worker;
+    env.parent = ::getpid();
+    env.fd = death_pipe_child_fd;
+    if (options.client) {
+      env.port = options.client->port;
+      env.secret = options.client->secret;
+      env.address = options.client->address;
+      env.head_address = options.client->head_address;
+      env.head_port = options.client->head_port;
+      env.output_to_client = true;
+    } else {
+      env.port = listener->port();
+      env.secret = secret;
+    }
     auto env_strings = child_environment(format_environment(env));
     auto env_pointers = pointers(env_strings);
     auto args = options.arguments.empty() ? program_arguments() : options.arguments;
@@ -666,11 +705,13 @@ process_hosts::process_hosts(std::shared_ptr<actors::actor_host> host,
   listener_events.on_lost = s.handlers.on_lost;
   listener_events.on_message = s.handlers.on_message;
   listener_events.on_silent = [self](const actors::host_identity& who) { self->on_silent(who); };
-  s.listener = std::make_unique<actors::host_listener>(
-      *s.host,
-      s.secret,
-      listener_events,
-      actors::host_listener::heartbeat{s.options.heartbeat_timeout});
+  if (!s.options.client)
+    s.listener = std::make_unique<actors::host_listener>(
+        *s.host,
+        s.secret,
+        listener_events,
+        actors::host_listener::heartbeat{s.options.heartbeat_timeout},
+        s.options.listen_address);
   // The thread shares the state: the destructor may have to leave it running (detached).
   s.io = std::thread{[state = impl_] { state->run(); }};
 }
@@ -751,12 +792,13 @@ void process_hosts::start_async(int worker) {
 }
 
 bool process_hosts::shutdown(int worker) {
-  impl_->signal_worker(worker, 0, clock::now() + impl_->options.shutdown_grace);
-  return impl_->listener->shutdown(worker);
+  bool running = impl_->signal_worker(worker, 0, clock::now() + impl_->options.shutdown_grace);
+  // Hosts of a remote client hear it from that client; here they only get their grace.
+  return impl_->listener ? impl_->listener->shutdown(worker) : running;
 }
 
 bool process_hosts::send(int worker, std::vector<char> to_host_bytes) {
-  return impl_->listener->send(worker, std::move(to_host_bytes));
+  return impl_->listener && impl_->listener->send(worker, std::move(to_host_bytes));
 }
 
 bool process_hosts::terminate(int worker) {
@@ -790,15 +832,21 @@ pid_t process_hosts::pid_of(int worker) const {
 
 std::vector<std::chrono::nanoseconds>
 process_hosts::ping(int worker, std::size_t count, std::chrono::milliseconds timeout) {
+  if (!impl_->listener)
+    return {};
   return impl_->listener->ping(worker, count, timeout);
 }
 
 caf::actor process_hosts::host_actor(int worker) const {
-  return impl_->listener->host_actor(worker);
+  return impl_->listener ? impl_->listener->host_actor(worker) : caf::actor{};
 }
 
 std::uint16_t process_hosts::port() const noexcept {
-  return impl_->listener->port();
+  return impl_->listener ? impl_->listener->port() : 0;
+}
+
+std::vector<std::string> remembered_program_arguments() {
+  return program_arguments();
 }
 
 void remember_program_arguments(int argc, char** argv) {
@@ -859,7 +907,15 @@ void run_worker_host_if_requested(const std::string& log_level) {
   actors::set_log_level(level && *level ? level : log_level);
   // The client forwards whole lines: flush each as it is written.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  switch (actors::run_host_link(env->port, env->secret, env->worker)) {
+  actors::host_link_target target;
+  target.address = env->address;
+  target.port = env->port;
+  target.secret = env->secret;
+  target.worker = env->worker;
+  target.head_address = env->head_address;
+  target.head_port = env->head_port;
+  target.output_to_client = env->output_to_client;
+  switch (actors::run_host_link(target)) {
   case actors::host_link_end::shutdown:
     end_host(host_exit_code::shutdown);
   case actors::host_link_end::lost:

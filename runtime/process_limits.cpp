@@ -6,13 +6,16 @@
 
 #include <caf/actor.hpp>
 
+#include <concurry/error.hpp>
+
 #include <map>
 
 namespace concurry::runtime_internal {
 
-process_limits::process_limits(actors::actor_host& host, const detail::pool_spec& spec) {
+std::vector<limit_set> process_limits::describe(const detail::pool_spec& spec) {
   // Copies of one set share its state, and one actor serves them all.
   std::map<const void*, std::size_t> by_set;
+  std::vector<limit_set> distinct;
   for (auto& pool : spec.worker_limits) {
     worker w;
     net::worker_limits description;
@@ -23,20 +26,39 @@ process_limits::process_limits(actors::actor_host& host, const detail::pool_spec
     description.worker_offset = stats.worker_offset;
     for (std::size_t i = 0; i < pool.size(); ++i) {
       auto& set = pool[i];
-      auto [at, added] = by_set.emplace(detail::limit_set_access::identity(set), services_.size());
+      auto [at, added] = by_set.emplace(detail::limit_set_access::identity(set), distinct.size());
       if (added)
-        services_.push_back(std::make_unique<actors::limit_service>(host, set));
+        distinct.push_back(set);
       w.services.push_back(at->second);
       description.sets.push_back(set.limits());
     }
     w.description = net::encode(description);
     workers_.push_back(std::move(w));
   }
+  return distinct;
+}
+
+process_limits::process_limits(actors::actor_host& host, const detail::pool_spec& spec) {
+  for (auto& set : describe(spec))
+    services_.push_back(std::make_unique<actors::limit_service>(host, set));
+}
+
+process_limits::process_limits(const detail::pool_spec& spec, const remote_factory& create) {
+  auto distinct = describe(spec);
+  if (distinct.empty())
+    return;
+  std::vector<std::vector<limit>> sets;
+  for (auto& set : distinct)
+    sets.push_back(set.limits());
+  remote_ = create(sets);
+  if (remote_.size() != distinct.size())
+    throw error{"the cluster head made " + std::to_string(remote_.size()) + " limit actors for " +
+                std::to_string(distinct.size()) + " limit sets"};
 }
 
 process_limits::~process_limits() = default;
 
-bool process_limits::send_to(const process_hosts& hosts,
+bool process_limits::send_to(const host_set& hosts,
                              std::size_t host,
                              std::size_t index) const {
   if (workers_.empty())
@@ -45,7 +67,7 @@ bool process_limits::send_to(const process_hosts& hosts,
   auto& w = workers_[index % workers_.size()];
   std::vector<caf::actor> services;
   for (auto i : w.services)
-    services.push_back(services_[i]->handle());
+    services.push_back(remote_.empty() ? services_[i]->handle() : remote_[i]);
   return actors::send_worker_limits(
       hosts.host_actor(static_cast<int>(host)), std::move(services), w.description);
 }

@@ -1,7 +1,13 @@
 #include "runtime/internal/process_pool.hpp"
 
 #include "actors/log.hpp"
+#include "runtime/internal/cluster_hosts.hpp"
+#include "scheduler/amount.hpp"
+
+#include <caf/actor.hpp>
 #include "net/call_messages.hpp"
+
+#include <unistd.h>
 
 #include <concurry/clock.hpp>
 #include <concurry/error.hpp>
@@ -209,9 +215,13 @@ public:
         on_exit = std::move(on_exit_);
       } else {
         phase_ = phase::ready;
+        ready_.store(true, std::memory_order_release);
       }
     }
     built_.notify_all();
+    if (!failure)
+      if (auto pool = pool_.lock())
+        pool->take_calls_of_waiting_workers();
     if (failure && on_demand_)
       return refuse_on_demand(orphans, on_exit);
     if (failure) {
@@ -276,6 +286,7 @@ public:
       // A host this side killed on purpose says why first.
       why = kill_reason_.empty() ? how : kill_reason_ + " (" + how + ")";
       death_ = why;
+      ready_.store(false, std::memory_order_release);
       // The host runs its calls one at a time in the order they went out: the oldest in flight
       // was running, the others had not started and go out again.
       std::vector<sent_call> sent;
@@ -392,11 +403,14 @@ public:
         if (self->phase_ != phase::starting || self->restarts_ != generation)
           return;
       }
+      auto pool = self->pool_.lock();
+      // A cluster worker that waits for room has no deadline: its deadline starts again.
+      if (pool && pool->hosts_->is_waiting(self->slot_))
+        return self->watch_replacement();
       actors::logger("pool")->error("a replacement worker host was not built in time "
                                     "worker={} deadline_s={}",
                                     self->index_,
                                     replacement_deadline.count());
-      auto pool = self->pool_.lock();
       if (pool && !pool->hosts_->kill(self->slot_))
         self->died("its replacement was not started within " +
                        std::to_string(replacement_deadline.count()) + " s",
@@ -428,6 +442,39 @@ public:
 
   /// Without the lock: the balancer asks this of every worker on every call.
   bool ended() const noexcept { return gone_.load(std::memory_order_acquire); }
+  /// Built and connected (the balancer of a cluster pool prefers such workers).
+  bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+
+  /// The calls waiting for this worker, which is not built yet, taken out (for a worker that
+  /// is built); counted as finished here.
+  std::deque<detail::call_node*> take_waiting_calls() {
+    std::deque<detail::call_node*> taken;
+    {
+      std::lock_guard lock{mutex_};
+      if (phase_ != phase::starting || sending_ != 0)
+        return taken;
+      taken.swap(pending_);
+    }
+    finished.fetch_add(taken.size(), std::memory_order_release);
+    return taken;
+  }
+
+  /// A cluster worker that never found room, and the pool stops: it ends without a host.
+  bool end_unplaced() {
+    std::function<void()> on_exit;
+    {
+      std::lock_guard lock{mutex_};
+      if (!stopping_ || phase_ != phase::starting || !pending_.empty() || retrying_ != 0)
+        return false;
+      phase_ = phase::ended;
+      gone_.store(true, std::memory_order_release);
+      on_exit = std::move(on_exit_);
+    }
+    built_.notify_all();
+    if (on_exit)
+      on_exit();
+    return true;
+  }
 
   /// Its host's index in the pool's process_hosts.
   int slot() const noexcept { return slot_; }
@@ -650,6 +697,12 @@ private:
   }
 
   void shutdown_if_idle() {
+    if (auto pool = pool_.lock(); pool && pool->hosts_->is_waiting(slot_)) {
+      // Never placed: nothing to stop but the request at the head.
+      if (end_unplaced())
+        pool->hosts_->cancel_waiting(slot_);
+      return;
+    }
     {
       std::lock_guard lock{mutex_};
       if (!stopping_ || !in_flight_.empty() || !pending_.empty() || sending_ != 0 ||
@@ -674,7 +727,8 @@ private:
   std::size_t retrying_ = 0; // calls waiting out a retry's backoff, to come back here
   std::condition_variable built_;
   phase phase_ = phase::starting;
-  std::atomic<bool> gone_{false}; // phase_ == ended, readable without the lock
+  std::atomic<bool> gone_{false};  // phase_ == ended, readable without the lock
+  std::atomic<bool> ready_{false}; // phase_ == ready, readable without the lock
   std::exception_ptr ctor_error_;
   std::string death_;       // how the last host died
   std::string kill_reason_; // why this side killed the host, if it did
@@ -722,7 +776,12 @@ process_pool::~process_pool() {
 
 void process_pool::start(std::chrono::nanoseconds timeout) {
   pool_id_ = next_pool_id.fetch_add(1);
+  const bool cluster = spec_.mode == mode::cluster;
+  if (cluster)
+    open_hosts();
   auto n = spec_.max_workers;
+  if (cluster && n == 0)
+    n = cluster_fit();
   for (std::size_t i = 0; i < n; ++i)
     workers_.push_back(std::make_shared<remote_worker>(weak_from_this(),
                                                        i,
@@ -731,11 +790,16 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
                                                        spec_.max_queued_tasks,
                                                        spec_.max_restarts,
                                                        /*on_demand=*/false));
-  open_hosts();
+  if (!cluster)
+    open_hosts();
   for (std::size_t i = 0; i < n; ++i)
     hosts_->start(static_cast<int>(i));
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (auto& w : workers_) {
+    // A cluster worker that waits for room is not waited for: the pool serves with the others,
+    // and its calls wait for it.
+    if (hosts_->is_waiting(w->slot()))
+      continue;
     if (!w->wait_built(deadline))
       throw error{
           "a worker host of " + spec_.worker_name + " did not start within " +
@@ -743,6 +807,19 @@ void process_pool::start(std::chrono::nanoseconds timeout) {
     if (auto e = w->start_error())
       std::rethrow_exception(e);
   }
+}
+
+std::size_t process_pool::cluster_fit() {
+  net::place_worker what;
+  what.ref = {cluster_->id(), pool_id_, 0};
+  what.worker_type = spec_.worker_name;
+  what.demand = static_cast<cluster_hosts&>(*hosts_).demand();
+  auto n = static_cast<std::size_t>(cluster_->fit(what));
+  if (n == 0)
+    throw config_error{"no worker of " + spec_.worker_name +
+                       " fits on the cluster now, and max_workers(0) means as many as fit: "
+                       "free resources, add a node, or set max_workers"};
+  return n;
 }
 
 void process_pool::start_on_demand(std::size_t slots) {
@@ -814,6 +891,42 @@ void process_pool::open_hosts() {
     throw too_large("the constructor arguments of " + spec_.worker_name,
                     spec_.constructor_arguments.size(),
                     spec_.max_message_size);
+  auto events = host_events();
+  if (spec_.mode == mode::cluster) {
+    cluster_ = cluster_client::connect(host_, spec_.cluster.address, spec_.cluster.token);
+    cluster_pool_options options;
+    options.pool_id = pool_id_;
+    options.worker_type = spec_.worker_name;
+    options.demand.cpu_units = scheduler::amount::from_double(spec_.cluster.num_cpus, "num_cpus").units();
+    for (auto& [name, amount] : spec_.cluster.resources)
+      options.demand.resources.push_back(
+          {name, scheduler::amount::from_double(amount, "resource " + name).units()});
+    options.demand.strategy = spec_.cluster.strategy == placement::spread ? net::worker_demand::placement::spread
+                              : spec_.cluster.strategy == placement::named
+                                  ? net::worker_demand::placement::named
+                                  : net::worker_demand::placement::pack;
+    options.demand.node = spec_.cluster.node;
+    options.heartbeat_timeout =
+        spec_.heartbeat_timeout.count() > 0
+            ? spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size)
+            : std::chrono::nanoseconds{0};
+    limits_ = std::make_unique<process_limits>(spec_, [this](const std::vector<std::vector<limit>>& sets) {
+      return cluster_->create_limits(sets);
+    });
+    hosts_ = std::make_unique<cluster_hosts>(host_, cluster_, std::move(events), std::move(options));
+    return;
+  }
+  process_host_options options;
+  // A pong may wait behind the largest result on its way. Zero stays zero: never.
+  options.heartbeat_timeout =
+      spec_.heartbeat_timeout.count() > 0
+          ? spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size)
+          : std::chrono::nanoseconds{0};
+  limits_ = std::make_unique<process_limits>(*host_, spec_);
+  hosts_ = std::make_unique<process_hosts>(host_, std::move(events), std::move(options));
+}
+
+process_hosts::events process_pool::host_events() {
   process_hosts::events events;
   auto weak = weak_from_this();
   events.on_hello = [weak](const actors::host_identity& who) {
@@ -872,14 +985,7 @@ void process_pool::open_hosts() {
                   std::to_string(waited.count()) + " ms (stopped or frozen) and was killed",
               false);
   };
-  process_host_options options;
-  // A pong may wait behind the largest result on its way. Zero stays zero: never.
-  options.heartbeat_timeout =
-      spec_.heartbeat_timeout.count() > 0
-          ? spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size)
-          : std::chrono::nanoseconds{0};
-  limits_ = std::make_unique<process_limits>(*host_, spec_);
-  hosts_ = std::make_unique<process_hosts>(host_, std::move(events), std::move(options));
+  return events;
 }
 
 std::vector<std::shared_ptr<actors::worker_body>> process_pool::bodies() const {
@@ -913,8 +1019,17 @@ std::uint64_t process_pool::restarts() const noexcept {
 }
 
 void process_pool::dispatch(std::size_t i, detail::call_node& call) noexcept {
+  auto n = workers_.size();
+  // A cluster worker still looking for room (or being replaced) leaves its calls to a built
+  // one, when there is one.
+  if (spec_.mode == mode::cluster && n > 0 && !workers_[i % n]->ready())
+    for (std::size_t k = 1; k < n; ++k)
+      if (workers_[(i + k) % n]->ready()) {
+        i = (i + k) % n;
+        break;
+      }
   // A worker gone for good (its replacements used up) leaves its calls to the next live one.
-  for (std::size_t k = 0, n = workers_.size(); k < n; ++k) {
+  for (std::size_t k = 0; k < n; ++k) {
     auto& w = *workers_[(i + k) % n];
     if (w.ended())
       continue;
@@ -926,6 +1041,17 @@ void process_pool::dispatch(std::size_t i, detail::call_node& call) noexcept {
                                           " died and used its replacements (max_restarts " +
                                           std::to_string(spec_.max_restarts) + ")"}));
   call.state().release();
+}
+
+void process_pool::take_calls_of_waiting_workers() {
+  if (spec_.mode != mode::cluster || !rebalance_)
+    return;
+  for (auto& w : workers_) {
+    if (w->ready() || w->ended() || !hosts_->is_waiting(w->slot()))
+      continue;
+    for (auto* call : w->take_waiting_calls())
+      rebalance_(*call);
+  }
 }
 
 void process_pool::on_message(const actors::host_identity& who, std::vector<char> bytes) {
@@ -963,6 +1089,13 @@ bool process_pool::take_message(const actors::host_identity& who,
     worker.result(done->call_id, done->value);
   } else if (auto* failed = std::get_if<net::call_error>(&message)) {
     worker.error(failed->call_id, failed->exception);
+  } else if (auto* line = std::get_if<net::output_line>(&message)) {
+    // A cluster host's output comes this way (its node may be elsewhere), under the prefix a
+    // local host's output has.
+    auto text = "[Worker " + std::to_string(who.worker) + " pid " + std::to_string(who.pid) + "] " +
+                line->line + "\n";
+    int fd = line->where == net::output_line::stream::err ? 2 : 1;
+    [[maybe_unused]] auto written = ::write(fd, text.data(), text.size());
   } else if (auto* batch = std::get_if<net::message_batch>(&message)) {
     for (auto& one : batch->messages)
       if (!take_message(who, worker, one, /*in_batch=*/true))

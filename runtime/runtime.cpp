@@ -1,6 +1,7 @@
 #include <concurry/runtime.hpp>
 
 #include "actors/log.hpp"
+#include "runtime/internal/cluster_client.hpp"
 #include "runtime/internal/host.hpp"
 #include "runtime/internal/process_host.hpp"
 
@@ -63,6 +64,8 @@ runtime::runtime(int argc, char** argv, runtime_options options) : impl_{std::ma
   // In a worker host process (process mode) this runs the host and ends the process.
   runtime_internal::run_worker_host_if_requested(options.log_level);
   runtime_internal::remember_program_arguments(argc, argv);
+  // In the node of a private cluster (cluster mode) this runs the node and ends the process.
+  runtime_internal::run_private_node_if_requested(options.log_level);
   apply_log_level(options.log_level);
   auto& reg = registry();
   std::lock_guard guard{reg.mutex};
@@ -78,6 +81,7 @@ runtime::runtime(int argc, char** argv, runtime_options options) : impl_{std::ma
 
 runtime::~runtime() {
   registry().shut_down();
+  runtime_internal::stop_private_cluster();
 }
 
 std::size_t runtime::scheduler_threads() const noexcept {
@@ -94,6 +98,7 @@ std::shared_ptr<actors::actor_host> current_host() {
   // A worker host whose program has no runtime object becomes the host here, at its first use
   // of concurry, rather than run on as the application and start hosts of its own.
   run_worker_host_if_requested("warn");
+  run_private_node_if_requested("warn");
   auto& reg = registry();
   std::lock_guard guard{reg.mutex};
   if (!reg.host) {

@@ -23,7 +23,7 @@ std::ostream& operator<<(std::ostream& os, const pool_stats& s) {
      << " on_demand_active=" << s.on_demand_active << " max_queued_tasks=" << s.max_queued_tasks
      << " stopped=" << (s.stopped ? "true" : "false") << " algorithm=" << to_string(lb.algorithm)
      << " total_dispatched=" << lb.total_dispatched;
-  if (s.mode == mode::process)
+  if (s.mode == mode::process || s.mode == mode::cluster)
     os << " restarts=" << s.restarts;
   if (lb.algorithm == load_balancing::least_active) {
     print_map(os, "active_calls", lb.active_calls);

@@ -12,8 +12,15 @@ enum class mode {
   sync,    ///< inline in the caller; the future is done when `call` returns
   asyncio, ///< coroutine methods on one event-loop thread (not available yet)
   thread,  ///< one thread per worker
-  process, ///< one child process per worker (not available yet)
-  cluster, ///< on the nodes of a cluster (not available yet)
+  process, ///< one child process per worker
+  cluster, ///< on the nodes of a cluster, placed by its head
+};
+
+/// How cluster mode chooses a node for each worker (Ray's scheduling strategies).
+enum class placement {
+  pack,   ///< the fullest node that fits, keeping whole nodes free (the default)
+  spread, ///< the emptiest node that fits, spreading the workers over the nodes
+  named,  ///< only the node named with `node(...)`
 };
 
 /// How a pool picks the worker for a call. Ties go to the lowest worker index.

@@ -123,6 +123,7 @@ struct builder_settings {
   std::size_t max_restarts = 3;
   std::optional<std::size_t> max_message_size;
   std::optional<std::chrono::nanoseconds> heartbeat_timeout;
+  cluster_placement cluster;
   std::shared_ptr<concurry::clock> clock;
   retry_overrides retry_all;
   std::map<std::uint32_t, retry_overrides> retry_per_method;
@@ -147,6 +148,10 @@ struct builder_settings {
 /// | `max_restarts`     | 3 (process mode: replacements per worker)           |
 /// | `max_message_size` | 64 MiB (process mode: arguments or result of a call) |
 /// | `heartbeat_timeout`| 10 s (process mode: silence before a host is killed) |
+/// | `num_cpus`         | 1 (cluster mode: CPUs each worker holds)            |
+/// | `resources`        | none (cluster mode: custom resources per worker)    |
+/// | `placement`        | pack (cluster mode; `node(name)` for one node)      |
+/// | `cluster_address`  | CONCURRY_ADDRESS, else a private local cluster      |
 /// | `num_retries`      | 0 (see below)                                       |
 /// | `limits`           | none                                                |
 ///
@@ -276,6 +281,63 @@ public:
       throw config_error{"heartbeat_timeout must be zero (never) or at least 100 ms"};
     auto b = *this;
     b.s_.heartbeat_timeout = ns;
+    return b;
+  }
+
+  /// Cluster mode: the CPUs each worker holds on its node, in fractions down to 0.0001 (0: it
+  /// fits on any node). 1 unless set. Throws `config_error` for a negative or non-finite value.
+  [[nodiscard]] worker_builder num_cpus(double cpus) const {
+    if (!(cpus >= 0) || cpus > 1e9)
+      throw config_error{"num_cpus must be a finite amount of at least 0"};
+    auto b = *this;
+    b.s_.cluster.num_cpus = cpus;
+    return b;
+  }
+
+  /// Cluster mode: custom resources each worker holds on its node, such as {{"gpu", 1}}; a
+  /// worker goes only to nodes that offer them (`concurry-node --resources gpu=2`).
+  [[nodiscard]] worker_builder resources(std::map<std::string, double> amounts) const {
+    for (auto& [name, amount] : amounts)
+      if (name.empty() || name == "cpu" || !(amount >= 0) || amount > 1e9)
+        throw config_error{"a resource needs a name other than cpu (see num_cpus) and a finite "
+                           "amount of at least 0: '" +
+                           name + "'"};
+    auto b = *this;
+    b.s_.cluster.resources = std::move(amounts);
+    return b;
+  }
+
+  /// Cluster mode: how each worker's node is chosen (pack unless set).
+  [[nodiscard]] worker_builder placement(concurry::placement p) const {
+    if (p == concurry::placement::named)
+      throw config_error{"placement::named is set with node(name)"};
+    auto b = *this;
+    b.s_.cluster.strategy = p;
+    return b;
+  }
+
+  /// Cluster mode: every worker on the node of that name, or waiting for it.
+  [[nodiscard]] worker_builder node(std::string name) const {
+    if (name.empty())
+      throw config_error{"node() needs a node's name"};
+    auto b = *this;
+    b.s_.cluster.strategy = concurry::placement::named;
+    b.s_.cluster.node = std::move(name);
+    return b;
+  }
+
+  /// Cluster mode: the head's "host:port". Unless set, CONCURRY_ADDRESS; with neither, the
+  /// first cluster pool starts a private cluster on 127.0.0.1 that ends with the program.
+  [[nodiscard]] worker_builder cluster_address(std::string address) const {
+    auto b = *this;
+    b.s_.cluster.address = std::move(address);
+    return b;
+  }
+
+  /// Cluster mode: the cluster's token. Unless set, CONCURRY_TOKEN.
+  [[nodiscard]] worker_builder cluster_token(std::string token) const {
+    auto b = *this;
+    b.s_.cluster.token = std::move(token);
     return b;
   }
 
@@ -469,6 +531,7 @@ public:
     spec.max_restarts = s_.max_restarts;
     spec.max_message_size = s_.max_message_size.value_or(defaults.max_message_size);
     spec.heartbeat_timeout = s_.heartbeat_timeout.value_or(defaults.heartbeat_timeout);
+    spec.cluster = s_.cluster;
     spec.max_workers = s_.max_workers.value_or(s_.on_demand ? 0 : defaults.max_workers);
     spec.load_balancing = s_.load_balancing.value_or(
         s_.on_demand ? defaults.on_demand_load_balancing : defaults.load_balancing);
@@ -481,7 +544,7 @@ public:
           s_.limits(std::max<std::size_t>(spec.max_workers, 1));
     auto shared_args = std::make_shared<const ctor>(std::forward<A>(args)...);
     if constexpr (!D::local_only) {
-      if (spec.mode == concurry::mode::process) {
+      if (spec.mode == concurry::mode::process || spec.mode == concurry::mode::cluster) {
         spec.constructor_arguments = encode(*shared_args);
         for (auto name : D::method_names())
           spec.method_names.emplace_back(name);

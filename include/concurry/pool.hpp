@@ -117,7 +117,7 @@ public:
     if (!core_)
       detail::throw_no_pool();
     std::string_view task;
-    if (detail::mode_of(*core_) == mode::process)
+    if (auto m = detail::mode_of(*core_); m == mode::process || m == mode::cluster)
       task = detail::registered_task_name(fn);
     auto* op = new detail::task_op<R, std::decay_t<F>, std::tuple<std::decay_t<A>...>>(
         std::forward<F>(fn), std::forward<A>(args)...);

@@ -13,6 +13,7 @@
 
 #include "actors/actor_host.hpp"
 #include "actors/host_link.hpp"
+#include "runtime/internal/host_set.hpp"
 
 #include <sys/types.h>
 
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,13 +55,31 @@ struct host_exit {
   bool signaled = false;
   int exit_code = 0;
   int signal = 0;
+  /// Set when the end was learnt some other way (a cluster node that died): describe() says it.
+  std::string reason;
 
   /// "exited with code 3", "killed by signal 9 (SIGKILL)".
   [[nodiscard]] std::string describe() const;
 };
 
+/// A client the hosts connect to that is not this process: a node of a cluster starts hosts for
+/// the pools of clients elsewhere.
+struct remote_client {
+  std::string address;
+  std::uint16_t port = 0;
+  std::string secret;
+  /// The head whose limit actors the hosts use (empty: none).
+  std::string head_address;
+  std::uint16_t head_port = 0;
+};
+
 /// What to run as a worker host. The defaults re-execute this program.
 struct process_host_options {
+  /// The address the listener binds to (hosts on other machines need one they can reach).
+  std::string listen_address = "127.0.0.1";
+  /// Set: the hosts connect to that client, not to this process; no listener is opened, and
+  /// send, ping and host_actor have no host to reach. Their output goes to that client.
+  std::optional<remote_client> client;
   /// The program; empty: this program (/proc/self/exe, which survives the file being replaced).
   std::string executable;
   /// Its argv from argv[0] on; empty: this program's own, as the runtime object received them
@@ -95,7 +115,7 @@ struct process_host_options {
 ///
 /// Does not: restart hosts on its own (its owner decides, see start_async), or watch a host
 /// before its hello (its starter bounds that wait).
-class process_hosts {
+class process_hosts final : public host_set {
 public:
   /// Called on threads of this object or of the actor system; must not block, and must not call
   /// back into this object's destructor. None starts once the destructor has returned (one that
@@ -131,42 +151,42 @@ public:
   /// within `reap_timeout` (plus the listener's own bounded stop): a host that cannot be reaped
   /// by then (a process stuck in the kernel) is logged and left to the detached I/O thread,
   /// which calls no event handler any more.
-  ~process_hosts();
+  ~process_hosts() override;
 
   /// Starts the host of `worker` and returns its pid; its hello follows through on_hello.
   /// Throws concurry::error when a host of that index is still running or the spawn fails.
   /// May be called from any thread, on_exit included (to replace the host that ended).
-  pid_t start(int worker);
+  pid_t start(int worker) override;
 
   /// Starts the host of `worker` on the I/O thread without waiting for it: its hello follows
   /// through on_hello, a failure through on_start_failed. Never blocks; safe in any event
   /// handler (this is how a pool replaces a host from on_exit).
-  void start_async(int worker);
+  void start_async(int worker) override;
 
   /// Asks the host of `worker` to exit cleanly; false when it is not connected. A host that
   /// still runs `shutdown_grace` later (stopped, frozen, or not connected) is killed with
   /// SIGKILL.
-  bool shutdown(int worker);
+  bool shutdown(int worker) override;
 
   /// Sends the bytes of a call.capnp ToHost message (net::encode) to the host of `worker`;
   /// false when it is not connected. Messages sent from one thread arrive in the order sent;
   /// the answers come through on_message. A host that dies first is reported by on_lost and
   /// on_exit, never by an answer: the caller fails its calls in flight to that host then.
-  bool send(int worker, std::vector<char> to_host_bytes);
+  bool send(int worker, std::vector<char> to_host_bytes) override;
 
   /// SIGTERM now (and SIGCONT, so that a stopped host can act on it), SIGKILL after
   /// `kill_grace` unless it exited; false when it is not running.
   bool terminate(int worker);
   /// SIGKILL now; false when it is not running.
-  bool kill(int worker);
+  bool kill(int worker) override;
   /// SIGKILL now if the running host of `worker` is process `pid` (not a host started in its
   /// place since); false otherwise.
-  bool kill_if(int worker, pid_t pid);
+  bool kill_if(int worker, pid_t pid) override;
 
   /// Whether the host of `worker` runs (started and not reaped yet).
   [[nodiscard]] bool is_running(int worker) const;
   /// The pid of the running host of `worker`, or 0.
-  [[nodiscard]] pid_t pid_of(int worker) const;
+  [[nodiscard]] pid_t pid_of(int worker) const override;
 
   /// `count` pings, one after the other, to the host of `worker`; the round trip of each
   /// answered one (fewer when it is not connected or one takes longer than `timeout`).
@@ -175,7 +195,7 @@ public:
 
   /// The connected host's actor, for actors/ code that sends it calls; invalid when not
   /// connected.
-  [[nodiscard]] caf::actor host_actor(int worker) const;
+  [[nodiscard]] caf::actor host_actor(int worker) const override;
 
   /// The listener's port on 127.0.0.1.
   [[nodiscard]] std::uint16_t port() const noexcept;
@@ -184,6 +204,9 @@ private:
   struct impl;
   std::shared_ptr<impl> impl_;
 };
+
+/// The program's arguments as remembered (or read from /proc/self/cmdline).
+std::vector<std::string> remembered_program_arguments();
 
 /// Keeps a copy of the program's arguments for the hosts to re-execute with. Called by the
 /// runtime object before main can change them.

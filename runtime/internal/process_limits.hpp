@@ -6,13 +6,18 @@
 
 #include "actors/actor_host.hpp"
 #include "actors/limit_actor.hpp"
-#include "runtime/internal/process_host.hpp"
+#include "runtime/internal/host_set.hpp"
 
 #include <concurry/detail/pool_core.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <vector>
+
+namespace caf {
+class actor;
+} // namespace caf
 
 namespace concurry::runtime_internal {
 
@@ -26,6 +31,11 @@ public:
   /// Starts one limit actor per distinct limit set of `spec.worker_limits` (none without
   /// limits) in `host`, which must outlive this object.
   process_limits(actors::actor_host& host, const detail::pool_spec& spec);
+  /// The limits of a cluster pool: the sets' state lives at the head, which `create` asks to
+  /// make one actor per distinct set (the limits of each, in order); their handles come back.
+  using remote_factory =
+      std::function<std::vector<caf::actor>(const std::vector<std::vector<limit>>& sets)>;
+  process_limits(const detail::pool_spec& spec, const remote_factory& create);
   process_limits(const process_limits&) = delete;
   process_limits& operator=(const process_limits&) = delete;
   /// Stops the actors; what they still hold is released.
@@ -35,7 +45,7 @@ public:
   /// on-demand workers, whose hosts take free slots). Call it right before the construct
   /// message, from the thread that sends that. True when there is nothing to send; false when
   /// the host is not connected.
-  bool send_to(const process_hosts& hosts, std::size_t host, std::size_t index) const;
+  bool send_to(const host_set& hosts, std::size_t host, std::size_t index) const;
 
 private:
   struct worker {
@@ -43,7 +53,12 @@ private:
     std::vector<char> description;     // net::worker_limits
   };
 
+  // Describes every worker's limits; returns the distinct sets in order of first use.
+  std::vector<limit_set> describe(const detail::pool_spec& spec);
+
   std::vector<std::unique_ptr<actors::limit_service>> services_;
+  // Cluster pools: the head's actors, one per distinct set.
+  std::vector<caf::actor> remote_;
   std::vector<worker> workers_;
 };
 

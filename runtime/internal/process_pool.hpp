@@ -4,6 +4,8 @@
 #pragma once
 
 #include "actors/worker_body.hpp"
+#include "runtime/internal/cluster_client.hpp"
+#include "runtime/internal/host_set.hpp"
 #include "runtime/internal/process_host.hpp"
 #include "runtime/internal/process_limits.hpp"
 #include "runtime/internal/retry_service.hpp"
@@ -80,6 +82,10 @@ public:
   /// decode get its host killed, and its calls fail or move on as when it dies).
   void on_message(const actors::host_identity& who, std::vector<char> bytes);
 
+  /// Cluster mode: the calls that wait in workers still looking for room go to the balancer
+  /// again, now that some worker is built.
+  void take_calls_of_waiting_workers();
+
   /// The pid of the running host of worker `i`, or 0.
   [[nodiscard]] int host_pid(std::size_t i) const;
 
@@ -96,6 +102,9 @@ private:
   };
 
   void open_hosts();
+  process_hosts::events host_events();
+  // The worker count of a cluster pool with max_workers 0: as many as fit now.
+  std::size_t cluster_fit();
 
   process_pool(std::shared_ptr<actors::actor_host> host, const detail::pool_spec& spec);
 
@@ -120,7 +129,9 @@ private:
   std::vector<on_demand_slot> slots_;
   // Before hosts_: the limit actors outlive the hosts that acquire through them.
   std::unique_ptr<process_limits> limits_;
-  std::unique_ptr<process_hosts> hosts_;
+  // Cluster mode: the connection to the head, kept while the hosts live.
+  std::shared_ptr<cluster_client> cluster_;
+  std::unique_ptr<host_set> hosts_;
   call_action rebalance_;
   std::shared_ptr<retry_service> retries_;
 };

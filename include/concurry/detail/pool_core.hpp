@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,19 @@ namespace concurry::detail {
 class pool_core;
 
 /// Everything a pool needs to know besides how to build a worker.
+/// What each worker of a cluster pool asks of its node, and which cluster.
+struct cluster_placement {
+  double num_cpus = 1;
+  std::map<std::string, double> resources;
+  concurry::placement strategy = concurry::placement::pack;
+  /// With placement::named: the node's name.
+  std::string node;
+  /// "host:port" of the head; empty: CONCURRY_ADDRESS, or a private cluster.
+  std::string address;
+  /// Empty: CONCURRY_TOKEN.
+  std::string token;
+};
+
 struct pool_spec {
   std::string worker_name;
   concurry::mode mode = concurry::mode::thread;
@@ -52,6 +66,8 @@ struct pool_spec {
   std::size_t max_message_size = std::size_t{64} << 20;
   /// Process mode: the silence after which a worker host is killed as frozen; zero: never.
   std::chrono::nanoseconds heartbeat_timeout = std::chrono::seconds{10};
+  /// Cluster mode: what each worker asks of its node, and where the head is.
+  cluster_placement cluster;
 };
 
 /// Builds one worker object; called on the worker's own thread with its context set.
