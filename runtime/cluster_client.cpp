@@ -12,6 +12,7 @@
 #include <caf/io/middleman.hpp>
 
 #include <signal.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 #include <fcntl.h>
 
 #include <charconv>
+#include <cstdio>
 #include <condition_variable>
 #include <cstring>
 #include <future>
@@ -635,15 +637,11 @@ bool cluster_client::connected() const {
 
 // -- the node of a private cluster ----------------------------------------------------------------
 
-void run_private_node_if_requested(const std::string& log_level) {
-  const char* value = std::getenv(private_node_variable);
-  if (value == nullptr)
-    return;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  std::string text = value;
-  ::unsetenv(private_node_variable);
+namespace {
+
+// CONCURRY_NODE of a private cluster's node: port=<head port>,parent=<client pid>,token=<token>.
+actors::node_options private_node_options(const std::string& text, pid_t& parent) {
   actors::node_options options;
-  pid_t parent = 0;
   std::size_t start = 0;
   while (start < text.size()) {
     auto comma = text.find(',', start);
@@ -653,34 +651,117 @@ void run_private_node_if_requested(const std::string& log_level) {
     if (eq == std::string::npos)
       continue;
     auto key = item.substr(0, eq);
-    auto v = item.substr(eq + 1);
-    if (key == "port")
-      options.head_port = static_cast<std::uint16_t>(std::stoul(v));
-    else if (key == "parent")
-      parent = static_cast<pid_t>(std::stol(v));
+    auto value = item.substr(eq + 1);
+    unsigned long number = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    bool numeric = ec == std::errc{} && end == value.data() + value.size();
+    if (key == "port" && numeric && number <= 65535)
+      options.head_port = static_cast<std::uint16_t>(number);
+    else if (key == "parent" && numeric)
+      parent = static_cast<pid_t>(number);
     else if (key == "token")
-      options.token = v;
+      options.token = value;
   }
-  if (parent <= 0 || ::getppid() != parent || options.head_port == 0)
-    ::_exit(3);
-  const char* level = std::getenv("CONCURRY_LOG_LEVEL");
-  actors::set_log_level(level && *level ? level : log_level);
   options.head_address = "127.0.0.1";
   options.name = "local";
   options.num_cpus = std::max(1u, std::thread::hardware_concurrency());
+  return options;
+}
+
+// CONCURRY_NODE=1: this program as a node of the cluster at CONCURRY_ADDRESS, with
+// CONCURRY_TOKEN, CONCURRY_NUM_CPUS, CONCURRY_RESOURCES ("gpu=1,accel=8") and
+// CONCURRY_NODE_NAME.
+actors::node_options application_node_options() {
+  actors::node_options options;
+  auto head = parse_cluster_address(env_or("CONCURRY_ADDRESS", ""));
+  options.head_address = head.host;
+  options.head_port = head.port;
+  options.token = env_or("CONCURRY_TOKEN", "");
+  options.name = env_or("CONCURRY_NODE_NAME", "");
+  options.num_cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (auto cpus = env_or("CONCURRY_NUM_CPUS", ""); !cpus.empty())
+    options.num_cpus = std::stod(cpus);
+  auto resources = env_or("CONCURRY_RESOURCES", "");
+  std::size_t start = 0;
+  while (start < resources.size()) {
+    auto comma = resources.find(',', start);
+    auto item = resources.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? resources.size() : comma + 1;
+    auto eq = item.find('=');
+    if (eq == std::string::npos)
+      throw config_error{"CONCURRY_RESOURCES is name=amount,...; got '" + item + "'"};
+    options.resources[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
+  }
+  return options;
+}
+
+} // namespace
+
+void run_private_node_if_requested(const std::string& log_level) {
+  const char* value = std::getenv(private_node_variable);
+  if (value == nullptr)
+    return;
+  std::string text = value;
+  ::unsetenv(private_node_variable);
+  const char* level = std::getenv("CONCURRY_LOG_LEVEL");
+  actors::set_log_level(level && *level ? level : log_level);
+  pid_t parent = 0;
+  actors::node_options options;
+  bool is_private = text.find("parent=") != std::string::npos;
+  try {
+    if (is_private) {
+      // First: a client that dies from here on takes this node with it.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      options = private_node_options(text, parent);
+      if (parent <= 0 || ::getppid() != parent || options.head_port == 0)
+        ::_exit(3);
+    } else {
+      options = application_node_options();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "concurry node: %s\n", e.what());
+    std::fflush(nullptr);
+    ::_exit(2);
+  }
   int code = 0;
   {
     auto host = actors::actor_host::start(2);
-    actors::cluster_node node{host, options};
-    // The client is this node's parent: the node ends with it.
-    std::thread{[&node, parent] {
-      while (::getppid() == parent)
-        std::this_thread::sleep_for(std::chrono::milliseconds{200});
-      node.request_stop();
-    }}.detach();
+    std::unique_ptr<actors::cluster_node> node;
+    try {
+      node = std::make_unique<actors::cluster_node>(host, options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "concurry node: %s\n", e.what());
+      std::fflush(nullptr);
+      ::_exit(2);
+    }
+    if (is_private) {
+      // The client is this node's parent: the node ends with it.
+      std::thread{[n = node.get(), parent] {
+        while (::getppid() == parent)
+          std::this_thread::sleep_for(std::chrono::milliseconds{200});
+        n->request_stop();
+      }}.detach();
+    } else {
+      static actors::cluster_node* running = nullptr;
+      running = node.get();
+      // NOTE: a signal thread of its own would be tidier; SIGTERM and SIGINT only ask the node
+      // to stop, from a thread that waits for them.
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGTERM);
+      sigaddset(&set, SIGINT);
+      pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      std::thread{[set] {
+        int sig = 0;
+        sigwait(&set, &sig);
+        running->request_stop();
+      }}.detach();
+    }
     std::string why;
-    auto end = node.run(&why);
-    code = end == actors::node_end::stopped ? 0 : 3;
+    auto end = node->run(&why);
+    if (end != actors::node_end::stopped)
+      std::fprintf(stderr, "concurry node: %s\n", why.c_str());
+    code = end == actors::node_end::stopped ? 0 : end == actors::node_end::refused ? 3 : 4;
   }
   std::fflush(nullptr);
   ::_exit(code);
