@@ -240,7 +240,7 @@ struct cluster_head::impl {
       return forget_worker(self, ref);
     w->second.released = true;
     if (auto n = nodes.find(*w->second.node); n != nodes.end())
-      send_to(n->second.actor, net::halt_worker{ref});
+      send_to(n->second.actor, net::stop_worker_host{ref});
   }
 
   // -- handlers --------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ struct cluster_head::impl {
       auto result = placement.submit(request);
       if (result.state != scheduler::request_state::placed) {
         placement.release(result.id);
-        send_to(sender, net::halt_worker{running.ref});
+        send_to(sender, net::stop_worker_host{running.ref});
         continue;
       }
       worker_entry w;

@@ -273,7 +273,7 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
           }
           if (auto* start = std::get_if<net::start_worker>(&message))
             me->start_worker(*start);
-          else if (auto* stop = std::get_if<net::halt_worker>(&message))
+          else if (auto* stop = std::get_if<net::stop_worker_host>(&message))
             me->stop_worker(stop->ref);
           else if (std::holds_alternative<net::shutdown_node>(message))
             me->finish_session(session_end::stopped, "the head asked this node to stop");

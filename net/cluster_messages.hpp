@@ -62,19 +62,23 @@ struct node_join {
   std::vector<std::string> worker_types;
   std::int32_t pid = 0;
   std::vector<running_worker> running;
+  friend bool operator==(const node_join&, const node_join&) = default;
 };
 struct node_heartbeat {
   std::uint64_t sequence = 0;
+  friend bool operator==(const node_heartbeat&, const node_heartbeat&) = default;
 };
 struct worker_started {
   worker_ref ref;
   std::int32_t pid = 0;
+  friend bool operator==(const worker_started&, const worker_started&) = default;
 };
 struct worker_exited {
   worker_ref ref;
   std::int32_t pid = 0;
   std::string how;
   bool reaped = true;
+  friend bool operator==(const worker_exited&, const worker_exited&) = default;
 };
 
 // -- head to node --------------------------------------------------------------------------------
@@ -86,11 +90,17 @@ struct start_worker {
   worker_demand demand;
   std::string head_address;
   std::uint16_t head_port = 0;
+  friend bool operator==(const start_worker&, const start_worker&) = default;
 };
-struct halt_worker {
+/// Stops the worker host of `ref` (stopWorker in the schema). NOTE: not named `stop_worker`,
+/// which call_messages.hpp defines in this namespace already.
+struct stop_worker_host {
   worker_ref ref;
+  friend bool operator==(const stop_worker_host&, const stop_worker_host&) = default;
 };
-struct shutdown_node {};
+struct shutdown_node {
+  friend bool operator==(const shutdown_node&, const shutdown_node&) = default;
+};
 
 // -- client to head ------------------------------------------------------------------------------
 
@@ -98,28 +108,35 @@ struct client_hello {
   std::string token;
   std::uint64_t client = 0;
   std::int32_t pid = 0;
+  friend bool operator==(const client_hello&, const client_hello&) = default;
 };
 struct place_worker {
   worker_ref ref;
   std::string worker_type;
   worker_demand demand;
   host_target target;
+  friend bool operator==(const place_worker&, const place_worker&) = default;
 };
 struct release_worker {
   worker_ref ref;
+  friend bool operator==(const release_worker&, const release_worker&) = default;
 };
 /// How many workers of `demand` fit now (only `worker_type` and `demand` are read).
 struct fit_request {
   place_worker what;
+  friend bool operator==(const fit_request&, const fit_request&) = default;
 };
 struct ping {
   std::uint64_t sequence = 0;
+  friend bool operator==(const ping&, const ping&) = default;
 };
 struct status_request {
   std::string token;
+  friend bool operator==(const status_request&, const status_request&) = default;
 };
 struct stop_cluster {
   std::string token;
+  friend bool operator==(const stop_cluster&, const stop_cluster&) = default;
 };
 struct create_limits {
   std::vector<std::vector<limit>> sets;
@@ -130,32 +147,43 @@ struct create_limits {
 struct worker_placed {
   worker_ref ref;
   std::string node;
+  friend bool operator==(const worker_placed&, const worker_placed&) = default;
 };
 struct worker_lost {
   worker_exited exit;
+  friend bool operator==(const worker_lost&, const worker_lost&) = default;
 };
 
 // -- replies -------------------------------------------------------------------------------------
 
 struct joined {
   std::uint32_t heartbeat_interval_ms = 500;
+  friend bool operator==(const joined&, const joined&) = default;
 };
-struct welcome {};
+struct welcome {
+  friend bool operator==(const welcome&, const welcome&) = default;
+};
 struct refused {
   std::string reason;
   bool auth = false;
+  friend bool operator==(const refused&, const refused&) = default;
 };
 struct waiting {
   bool infeasible = false;
   std::string reason;
+  friend bool operator==(const waiting&, const waiting&) = default;
 };
 struct fits {
   std::uint64_t count = 0;
+  friend bool operator==(const fits&, const fits&) = default;
 };
 struct pong {
   std::uint64_t sequence = 0;
+  friend bool operator==(const pong&, const pong&) = default;
 };
-struct stopping {};
+struct stopping {
+  friend bool operator==(const stopping&, const stopping&) = default;
+};
 
 struct node_status {
   std::string name;
@@ -166,6 +194,7 @@ struct node_status {
   std::uint32_t workers = 0;
   std::vector<std::string> worker_types;
   std::uint64_t silent_ms = 0;
+  friend bool operator==(const node_status&, const node_status&) = default;
 };
 struct pool_status {
   std::uint64_t client = 0;
@@ -174,11 +203,13 @@ struct pool_status {
   std::uint32_t placed = 0;
   std::uint32_t pending = 0;
   std::uint32_t infeasible = 0;
+  friend bool operator==(const pool_status&, const pool_status&) = default;
 };
 struct demand_count {
   worker_demand demand;
   std::string worker_type;
   std::uint32_t count = 0;
+  friend bool operator==(const demand_count&, const demand_count&) = default;
 };
 struct cluster_status {
   std::vector<node_status> nodes;
@@ -195,7 +226,7 @@ using cluster_message = std::variant<node_join,
                                      worker_started,
                                      worker_exited,
                                      start_worker,
-                                     halt_worker,
+                                     stop_worker_host,
                                      shutdown_node,
                                      client_hello,
                                      place_worker,
@@ -219,7 +250,10 @@ using cluster_message = std::variant<node_join,
 std::vector<char> encode(const cluster_message& message);
 
 /// Throws decode_error for anything but a well-formed ClusterMessage: sizes, enums and limits
-/// are checked (a limit set as limit_set's constructor checks it).
+/// are checked (a limit set as limit_set's constructor checks it), amounts of cpu and resources
+/// are not negative, resource names are neither empty nor repeated in one list, a `named` demand
+/// names its node, and strings stay short: names (of nodes, resources, worker types, addresses)
+/// at most 1 KiB, tokens and secrets 4 KiB, reasons 64 KiB. Statistics are not checked.
 cluster_message decode_cluster_message(const std::vector<char>& bytes);
 
 } // namespace concurry::net

@@ -1,5 +1,6 @@
 #include "net/limit_messages.hpp"
 
+#include "net/internal/limit_schema.hpp"
 #include "schema/limits.capnp.h"
 
 #include <capnp/message.h>
@@ -33,43 +34,6 @@ std::vector<char> to_bytes(capnp::MessageBuilder& message) {
   return {bytes.begin(), bytes.end()};
 }
 
-s::LimitSpec::Algorithm put_algorithm(rate_algorithm a) {
-  switch (a) {
-  case rate_algorithm::token_bucket:
-    return s::LimitSpec::Algorithm::TOKEN_BUCKET;
-  case rate_algorithm::leaky_bucket:
-    return s::LimitSpec::Algorithm::LEAKY_BUCKET;
-  case rate_algorithm::sliding_window:
-    return s::LimitSpec::Algorithm::SLIDING_WINDOW;
-  case rate_algorithm::fixed_window:
-    return s::LimitSpec::Algorithm::FIXED_WINDOW;
-  case rate_algorithm::gcra:
-    return s::LimitSpec::Algorithm::GCRA;
-  }
-  return s::LimitSpec::Algorithm::SLIDING_WINDOW;
-}
-
-void put_limit(s::LimitSpec::Builder out, const limit& in) {
-  if (auto* c = std::get_if<call_limit>(&in)) {
-    out.setKind(s::LimitSpec::Kind::CALL);
-    out.setKey(c->key());
-    out.setCapacity(c->capacity());
-    out.setWindowNs(c->window().count());
-    out.setAlgorithm(put_algorithm(c->algorithm()));
-  } else if (auto* r = std::get_if<rate_limit>(&in)) {
-    out.setKind(s::LimitSpec::Kind::RATE);
-    out.setKey(r->key());
-    out.setCapacity(r->capacity());
-    out.setWindowNs(r->window().count());
-    out.setAlgorithm(put_algorithm(r->algorithm()));
-  } else {
-    auto& res = std::get<resource_limit>(in);
-    out.setKind(s::LimitSpec::Kind::RESOURCE);
-    out.setKey(res.key());
-    out.setCapacity(res.capacity());
-  }
-}
-
 // -- decoding -----------------------------------------------------------------
 
 // Cap'n Proto reads 8-byte aligned words: copy the bytes into words first.
@@ -91,41 +55,6 @@ amounts get_amounts(capnp::List<s::Amount>::Reader in) {
     out[std::string{a.getKey().cStr()}] = v;
   }
   return out;
-}
-
-rate_algorithm get_algorithm(s::LimitSpec::Algorithm a) {
-  switch (a) {
-  case s::LimitSpec::Algorithm::TOKEN_BUCKET:
-    return rate_algorithm::token_bucket;
-  case s::LimitSpec::Algorithm::LEAKY_BUCKET:
-    return rate_algorithm::leaky_bucket;
-  case s::LimitSpec::Algorithm::SLIDING_WINDOW:
-    return rate_algorithm::sliding_window;
-  case s::LimitSpec::Algorithm::FIXED_WINDOW:
-    return rate_algorithm::fixed_window;
-  case s::LimitSpec::Algorithm::GCRA:
-    return rate_algorithm::gcra;
-  }
-  throw decode_error{"a limit of an unknown rate algorithm"};
-}
-
-// The limit's own constructor checks the values; what it refuses is a malformed message here.
-limit get_limit(s::LimitSpec::Reader in) {
-  std::chrono::nanoseconds window{in.getWindowNs()};
-  try {
-    switch (in.getKind()) {
-    case s::LimitSpec::Kind::CALL:
-      return call_limit{window, in.getCapacity(), get_algorithm(in.getAlgorithm())};
-    case s::LimitSpec::Kind::RATE:
-      return rate_limit{
-          in.getKey().cStr(), window, in.getCapacity(), get_algorithm(in.getAlgorithm())};
-    case s::LimitSpec::Kind::RESOURCE:
-      return resource_limit{in.getKey().cStr(), in.getCapacity()};
-    }
-  } catch (const config_error& e) {
-    throw decode_error{std::string{"a limit that is not valid: "} + e.what()};
-  }
-  throw decode_error{"a limit of an unknown kind"};
 }
 
 template <class Fn>
@@ -186,18 +115,8 @@ std::vector<char> encode(const limit_reply& reply) {
         } else {
           root.setWaiting(body.waiting);
           auto list = root.initStats(static_cast<unsigned>(body.limits.size()));
-          for (unsigned i = 0; i < body.limits.size(); ++i) {
-            auto& l = body.limits[i];
-            list[i].setKind(l.kind);
-            list[i].setKey(l.key);
-            list[i].setAlgorithm(l.algorithm);
-            list[i].setCapacity(l.capacity);
-            list[i].setWindowSeconds(l.window_seconds);
-            list[i].setInUse(l.in_use);
-            list[i].setAvailable(l.available);
-            list[i].setUtilization(l.utilization);
-            list[i].setMaxRate(l.max_rate);
-          }
+          for (unsigned i = 0; i < body.limits.size(); ++i)
+            net_internal::put_limit_stats(list[i], body.limits[i]);
         }
       },
       reply.body);
@@ -210,12 +129,8 @@ std::vector<char> encode(const worker_limits& limits) {
   root.setRandom(limits.lb == load_balancing::random);
   root.setWorkerOffset(limits.worker_offset);
   auto sets = root.initSets(static_cast<unsigned>(limits.sets.size()));
-  for (unsigned i = 0; i < limits.sets.size(); ++i) {
-    auto& in = limits.sets[i];
-    auto list = sets[i].initLimits(static_cast<unsigned>(in.size()));
-    for (unsigned j = 0; j < in.size(); ++j)
-      put_limit(list[j], in[j]);
-  }
+  for (unsigned i = 0; i < limits.sets.size(); ++i)
+    net_internal::put_limit_set(sets[i], limits.sets[i]);
   return to_bytes(message);
 }
 
@@ -291,19 +206,8 @@ limit_reply decode_limit_reply(const std::vector<char>& bytes) {
     case s::LimitReply::STATS: {
       limit_set_stats st;
       st.waiting = root.getWaiting();
-      for (auto l : root.getStats()) {
-        limit_stats x;
-        x.kind = l.getKind().cStr();
-        x.key = l.getKey().cStr();
-        x.algorithm = l.getAlgorithm().cStr();
-        x.capacity = l.getCapacity();
-        x.window_seconds = l.getWindowSeconds();
-        x.in_use = l.getInUse();
-        x.available = l.getAvailable();
-        x.utilization = l.getUtilization();
-        x.max_rate = l.getMaxRate();
-        st.limits.push_back(std::move(x));
-      }
+      for (auto l : root.getStats())
+        st.limits.push_back(net_internal::get_limit_stats(l));
       out.body = std::move(st);
       break;
     }
@@ -320,12 +224,8 @@ worker_limits decode_worker_limits(const std::vector<char>& bytes) {
     worker_limits out;
     out.lb = root.getRandom() ? load_balancing::random : load_balancing::round_robin;
     out.worker_offset = static_cast<std::size_t>(root.getWorkerOffset());
-    for (auto set : root.getSets()) {
-      std::vector<limit> limits;
-      for (auto l : set.getLimits())
-        limits.push_back(get_limit(l));
-      out.sets.push_back(std::move(limits));
-    }
+    for (auto set : root.getSets())
+      out.sets.push_back(net_internal::get_limit_set(set));
     return out;
   });
 }
