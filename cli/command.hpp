@@ -7,11 +7,13 @@
 
 namespace concurry::cli {
 
-/// Exit statuses of the `concurry` binary.
+/// Exit statuses of the `concurry`, `concurry-head` and `concurry-node` binaries.
 enum exit_status : int {
-  exit_ok = 0,      ///< the command did its work
-  exit_failure = 1, ///< the command ran and failed; the reason is on stderr
-  exit_usage = 2,   ///< the command line was wrong; the error and the usage are on stderr
+  exit_ok = 0,          ///< the command did its work
+  exit_failure = 1,     ///< the command ran and failed; the reason is on stderr
+  exit_usage = 2,       ///< the command line was wrong; the error and the usage are on stderr
+  exit_refused = 3,     ///< the cluster's head refused the token
+  exit_unreachable = 4, ///< the cluster's head could not be reached or did not answer
 };
 
 /// The arguments that follow a subcommand's name on the command line.

@@ -2,6 +2,7 @@
 //
 //     concurry [--help] [--version] [-v] <command> [<options>]
 
+#include "cluster_commands.hpp"
 #include "command.hpp"
 #include "demo_index.hpp"
 #include "logger.hpp"
@@ -36,6 +37,8 @@ const std::array commands{
     command{"demo index",
             "index the words of text files through three worker pools",
             &cli::demo_index_command},
+    command{"status", "print the status of a cluster", &cli::status_command},
+    command{"stop", "stop a cluster: its nodes, their workers and its head", &cli::stop_command},
 };
 
 void print_usage(std::ostream& os, const po::options_description& global) {
