@@ -83,6 +83,8 @@ struct cluster_head::impl {
   std::map<net::worker_ref, worker_entry> workers;
   std::map<scheduler::request_id, net::worker_ref> by_request;
   std::set<scheduler::request_id> warned_infeasible;
+  // The nodes were told to stop: their leaving is no failure.
+  bool stopping_nodes = false;
 
   void publish_counts() {
     {
@@ -183,8 +185,9 @@ struct cluster_head::impl {
     auto n = nodes.find(id);
     if (n == nodes.end())
       return;
-    logger("head")->warn("node died name={} pid={} workers={} why={}",
-                         n->second.name,
+    logger("head")->log(stopping_nodes ? spdlog::level::info : spdlog::level::warn,
+                        "node left name={} pid={} workers={} why={}",
+                        n->second.name,
                          n->second.pid,
                          n->second.workers.size(),
                          why);
@@ -491,6 +494,7 @@ struct cluster_head::impl {
     self->delayed_send(self, options.heartbeat_interval, check_atom::value);
     return {
         [this](stop_nodes_atom) {
+          stopping_nodes = true;
           for (auto& [id, n] : nodes)
             send_to(n.actor, net::shutdown_node{});
         },
@@ -644,6 +648,11 @@ void cluster_head::stop_nodes(std::chrono::milliseconds timeout) {
     logger("head")->warn("nodes still connected after the stop timeout nodes={} timeout_ms={}",
                          impl_->live_nodes,
                          timeout.count());
+}
+
+bool cluster_head::wait_nodes(std::size_t count, std::chrono::milliseconds timeout) {
+  std::unique_lock lock{impl_->mutex};
+  return impl_->changed.wait_for(lock, timeout, [&] { return impl_->live_nodes >= count; });
 }
 
 bool cluster_head::wait_stop_requested(std::chrono::milliseconds timeout) {

@@ -48,6 +48,10 @@ public:
   /// left or `timeout` passed.
   void stop_nodes(std::chrono::milliseconds timeout);
 
+  /// Waits until at least `count` nodes are in the table, or `timeout` passed; true when they
+  /// are.
+  bool wait_nodes(std::size_t count, std::chrono::milliseconds timeout);
+
   /// Waits until a client asked the cluster to stop (`concurry stop`) or `timeout` passed;
   /// true when it was asked.
   bool wait_stop_requested(std::chrono::milliseconds timeout);

@@ -345,6 +345,11 @@ cluster_node::~cluster_node() {
 
 node_end cluster_node::run(std::string* why) {
   auto& s = *impl_;
+  // Pools made inside the workers (nested pools) find this cluster: the hosts inherit these.
+  ::setenv("CONCURRY_ADDRESS",
+           (s.options.head_address + ":" + std::to_string(s.options.head_port)).c_str(),
+           1);
+  ::setenv("CONCURRY_TOKEN", s.options.token.c_str(), 1);
   auto& mm = s.host->system().middleman();
   auto give_up_at = std::chrono::steady_clock::now() + s.options.connect_timeout;
   bool joined_once = false;

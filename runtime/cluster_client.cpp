@@ -22,6 +22,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <future>
@@ -117,13 +118,15 @@ struct private_cluster {
   std::unique_ptr<actors::cluster_head> head;
   std::string token;
   pid_t node = 0;
+  std::shared_ptr<std::atomic<bool>> reaped = std::make_shared<std::atomic<bool>>(false);
   std::thread reaper;
 
   ~private_cluster() {
-    if (node > 0) {
-      ::kill(node, SIGTERM);
-      ::kill(node, SIGCONT);
-    }
+    if (node > 0 && head && !actors::actor_host::process_exiting())
+      head->stop_nodes(std::chrono::seconds{2});
+    // A node that did not leave (frozen, or the head could not tell it) is ended.
+    if (node > 0 && !reaped->load())
+      ::kill(node, SIGKILL);
     if (reaper.joinable())
       reaper.join();
     // NOTE: CAF cannot end actors from exit handlers; the head then ends with the process.
@@ -183,11 +186,15 @@ std::pair<std::string, std::string> start_private_cluster(std::shared_ptr<actors
   if (rc != 0)
     throw error{std::string{"cannot start the private cluster's node: "} + std::strerror(rc)};
   cluster->node = pid;
+  // The first pool finds its node in the table: its workers are placed, not kept waiting.
+  if (!cluster->head->wait_nodes(1, std::chrono::seconds{10}))
+    actors::logger("pool")->warn("the private cluster's node did not join within 10 s");
   // Reaped here, by pid, so that the application's own children keep their statuses.
-  cluster->reaper = std::thread{[pid] {
+  cluster->reaper = std::thread{[pid, reaped = cluster->reaped] {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    reaped->store(true);
   }};
   actors::logger("pool")->info("started a private cluster head_port={} node_pid={}", port, pid);
   private_instance = std::move(cluster);
