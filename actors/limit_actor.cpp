@@ -500,4 +500,10 @@ limit_pool make_remote_limits(actor_host& host,
   return limit_pool{std::move(sets), limits.lb, limits.worker_offset};
 }
 
+limit_set make_remote_set(actor_host& host, caf::actor service, std::vector<limit> limits) {
+  auto anchor = std::make_shared<holder_anchor>(host.system());
+  return detail::limit_set_access::make_remote(
+      std::move(limits), std::make_shared<remote_backend>(host, std::move(service), anchor));
+}
+
 } // namespace concurry::actors

@@ -83,4 +83,8 @@ limit_pool make_remote_limits(actor_host& host,
                               const std::vector<caf::actor>& services,
                               const std::vector<char>& description);
 
+/// A set of `limits` whose state is behind `service` (a limit actor elsewhere: the head's, for
+/// a cluster pool): its statistics and acquisitions go there.
+limit_set make_remote_set(actor_host& host, caf::actor service, std::vector<limit> limits);
+
 } // namespace concurry::actors

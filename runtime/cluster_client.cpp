@@ -3,6 +3,8 @@
 #include "actors/cluster_head.hpp"
 #include "actors/cluster_node.hpp"
 #include "actors/cluster_wire.hpp"
+#include "actors/limit_actor.hpp"
+#include "actors/limit_backend.hpp"
 #include "actors/log.hpp"
 #include "runtime/internal/process_host.hpp"
 
@@ -283,6 +285,8 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
       was_connected = is_connected;
       is_connected = false;
       failed.swap(asks);
+      // A head that comes back has none of the limit actors of the old one.
+      limit_actors.clear();
       actor = caf::actor{};
       head = caf::actor{};
     }
@@ -405,6 +409,14 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
   }
 
   std::map<std::uint64_t, std::vector<caf::actor>> limit_answers; // guarded
+  // The head's limit actor of each set this program's pools used, by the set's identity; the
+  // set is kept so that its identity is not reused.
+  struct known_limits {
+    limit_set set;
+    caf::actor actor;
+    limit_set remote;
+  };
+  std::map<const void*, known_limits> limit_actors; // guarded
 
   void answer_limits(std::uint64_t ask, std::vector<caf::actor> handles) {
     {
@@ -620,21 +632,46 @@ std::uint64_t cluster_client::fit(const net::place_worker& what) {
   throw error{"the cluster head answered a fit request with something else"};
 }
 
-std::vector<caf::actor> cluster_client::create_limits(const std::vector<std::vector<limit>>& sets) {
-  // The answer's handles wait in the state under the ask's number.
-  std::uint64_t before = 0;
+std::vector<std::pair<caf::actor, limit_set>>
+cluster_client::limit_actors(const std::vector<limit_set>& sets) {
+  // Sets new to this head go there in one request; the rest were made before.
+  std::vector<std::vector<limit>> fresh;
+  std::vector<std::size_t> fresh_at;
   {
     std::lock_guard guard{impl_->mutex};
-    before = impl_->next_ask;
+    for (std::size_t i = 0; i < sets.size(); ++i)
+      if (!impl_->limit_actors.count(detail::limit_set_access::identity(sets[i]))) {
+        fresh.push_back(sets[i].limits());
+        fresh_at.push_back(i);
+      }
   }
-  impl_->ask_and_wait(net::create_limits{sets}, true);
+  if (!fresh.empty()) {
+    std::uint64_t ask = 0;
+    {
+      std::lock_guard guard{impl_->mutex};
+      ask = impl_->next_ask;
+    }
+    impl_->ask_and_wait(net::create_limits{fresh}, true);
+    std::lock_guard guard{impl_->mutex};
+    auto it = impl_->limit_answers.find(ask);
+    if (it == impl_->limit_answers.end() || it->second.size() != fresh.size())
+      throw error{"the cluster head did not create the limits"};
+    for (std::size_t k = 0; k < fresh.size(); ++k) {
+      auto& set = sets[fresh_at[k]];
+      impl_->limit_actors.insert_or_assign(
+          detail::limit_set_access::identity(set),
+          impl::known_limits{
+              set, it->second[k], actors::make_remote_set(*impl_->host, it->second[k], set.limits())});
+    }
+    impl_->limit_answers.erase(it);
+  }
+  std::vector<std::pair<caf::actor, limit_set>> out;
   std::lock_guard guard{impl_->mutex};
-  auto it = impl_->limit_answers.find(before);
-  if (it == impl_->limit_answers.end())
-    throw error{"the cluster head did not create the limits"};
-  auto handles = std::move(it->second);
-  impl_->limit_answers.erase(it);
-  return handles;
+  for (auto& set : sets) {
+    auto& known = impl_->limit_actors.at(detail::limit_set_access::identity(set));
+    out.emplace_back(known.actor, known.remote);
+  }
+  return out;
 }
 
 bool cluster_client::connected() const {
@@ -672,6 +709,8 @@ actors::node_options private_node_options(const std::string& text, pid_t& parent
   options.head_address = "127.0.0.1";
   options.name = "local";
   options.num_cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (auto cpus = env_or("CONCURRY_NUM_CPUS", ""); !cpus.empty())
+    options.num_cpus = std::stod(cpus);
   return options;
 }
 

@@ -96,8 +96,15 @@ private:
   }
   std::vector<limit_set_stats> limit_stats() const {
     std::vector<limit_set_stats> out;
-    for (auto& set : spec_.limit_sets)
+    for (auto& set : spec_.limit_sets) {
+      // A cluster pool's sets live at the head.
+      if (process_)
+        if (auto remote = process_->remote_limit_stats(set)) {
+          out.push_back(std::move(*remote));
+          continue;
+        }
       out.push_back(set.stats());
+    }
     return out;
   }
   std::size_t pick_worker() noexcept;

@@ -47,13 +47,21 @@ process_limits::process_limits(const detail::pool_spec& spec, const remote_facto
   auto distinct = describe(spec);
   if (distinct.empty())
     return;
-  std::vector<std::vector<limit>> sets;
-  for (auto& set : distinct)
-    sets.push_back(set.limits());
-  remote_ = create(sets);
-  if (remote_.size() != distinct.size())
-    throw error{"the cluster head made " + std::to_string(remote_.size()) + " limit actors for " +
+  auto made = create(distinct);
+  if (made.size() != distinct.size())
+    throw error{"the cluster head made " + std::to_string(made.size()) + " limit actors for " +
                 std::to_string(distinct.size()) + " limit sets"};
+  for (std::size_t i = 0; i < made.size(); ++i) {
+    remote_.push_back(made[i].first);
+    remote_sets_.emplace(detail::limit_set_access::identity(distinct[i]), made[i].second);
+  }
+}
+
+std::optional<limit_set_stats> process_limits::remote_stats(const limit_set& set) const {
+  auto it = remote_sets_.find(detail::limit_set_access::identity(set));
+  if (it == remote_sets_.end())
+    return std::nullopt;
+  return it->second.stats();
 }
 
 process_limits::~process_limits() = default;

@@ -910,9 +910,8 @@ void process_pool::open_hosts() {
         spec_.heartbeat_timeout.count() > 0
             ? spec_.heartbeat_timeout + actors::worst_transfer_time(spec_.max_message_size)
             : std::chrono::nanoseconds{0};
-    limits_ = std::make_unique<process_limits>(spec_, [this](const std::vector<std::vector<limit>>& sets) {
-      return cluster_->create_limits(sets);
-    });
+    limits_ = std::make_unique<process_limits>(
+        spec_, [this](const std::vector<limit_set>& sets) { return cluster_->limit_actors(sets); });
     hosts_ = std::make_unique<cluster_hosts>(host_, cluster_, std::move(events), std::move(options));
     return;
   }
@@ -1005,6 +1004,10 @@ std::uint64_t process_pool::dispatched(std::size_t i) const noexcept {
   if (workers_[i]->ended())
     return std::numeric_limits<std::uint64_t>::max();
   return workers_[i]->dispatched.load(std::memory_order_relaxed);
+}
+
+std::optional<limit_set_stats> process_pool::remote_limit_stats(const limit_set& set) const {
+  return limits_ ? limits_->remote_stats(set) : std::nullopt;
 }
 
 int process_pool::host_pid(std::size_t i) const {

@@ -187,7 +187,8 @@ TEST_CASE("sync mode with max_workers other than 1 is a clear error") {
 TEST_CASE_TEMPLATE(
     "a pool has 24 workers in thread mode and 4 in process mode unless told otherwise",
     M,
-    CONCURRY_POOL_MODES) {
+    concurry_test::thread_mode,
+    concurry_test::process_mode) {
   const std::size_t expected = M::value == concurry::mode::thread ? 24 : 4;
   auto pool = counter::options().mode(M::value).init();
   CHECK(pool.stats().total_workers == expected);

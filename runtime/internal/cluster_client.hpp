@@ -9,6 +9,8 @@
 
 #include "actors/actor_host.hpp"
 #include "net/cluster_messages.hpp"
+
+#include <concurry/limits.hpp>
 #include "runtime/internal/cluster_admin.hpp"
 
 #include <chrono>
@@ -18,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace caf {
@@ -70,8 +73,10 @@ public:
   void release(const net::worker_ref& ref);
   /// How many workers of that demand fit now; throws as connect().
   std::uint64_t fit(const net::place_worker& what);
-  /// Creates a limit actor at the head per set; throws as connect().
-  std::vector<caf::actor> create_limits(const std::vector<std::vector<limit>>& sets);
+  /// The head's limit actor for each set (made at the first use of a set by any pool of this
+  /// program, so that pools sharing a set share its state there), with a set here that reads
+  /// that state. Throws as connect().
+  std::vector<std::pair<caf::actor, limit_set>> limit_actors(const std::vector<limit_set>& sets);
 
   /// Whether the head answered lately.
   [[nodiscard]] bool connected() const;

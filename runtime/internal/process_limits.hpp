@@ -12,6 +12,9 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
+#include <optional>
+#include <utility>
 #include <memory>
 #include <vector>
 
@@ -31,11 +34,16 @@ public:
   /// Starts one limit actor per distinct limit set of `spec.worker_limits` (none without
   /// limits) in `host`, which must outlive this object.
   process_limits(actors::actor_host& host, const detail::pool_spec& spec);
-  /// The limits of a cluster pool: the sets' state lives at the head, which `create` asks to
-  /// make one actor per distinct set (the limits of each, in order); their handles come back.
-  using remote_factory =
-      std::function<std::vector<caf::actor>(const std::vector<std::vector<limit>>& sets)>;
+  /// The limits of a cluster pool: the sets' state lives at the head. `create` gives, for each
+  /// distinct set, the head's limit actor that holds its state, and a set here that reads it
+  /// (for statistics).
+  using remote_factory = std::function<std::vector<std::pair<caf::actor, limit_set>>(
+      const std::vector<limit_set>& distinct)>;
   process_limits(const detail::pool_spec& spec, const remote_factory& create);
+
+  /// Cluster pools: the statistics of `set` (one of the pool's) as its holder at the head has
+  /// them; empty for sets whose state is here.
+  [[nodiscard]] std::optional<limit_set_stats> remote_stats(const limit_set& set) const;
   process_limits(const process_limits&) = delete;
   process_limits& operator=(const process_limits&) = delete;
   /// Stops the actors; what they still hold is released.
@@ -57,8 +65,10 @@ private:
   std::vector<limit_set> describe(const detail::pool_spec& spec);
 
   std::vector<std::unique_ptr<actors::limit_service>> services_;
-  // Cluster pools: the head's actors, one per distinct set.
+  // Cluster pools: the head's actors, one per distinct set, and sets that read them by the
+  // identity of the pool's own set.
   std::vector<caf::actor> remote_;
+  std::map<const void*, limit_set> remote_sets_;
   std::vector<worker> workers_;
 };
 

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,10 @@ public:
   /// Cluster mode: the calls that wait in workers still looking for room go to the balancer
   /// again, now that some worker is built.
   void take_calls_of_waiting_workers();
+
+  /// Cluster mode: the statistics of one of the pool's limit sets as the head has them (empty
+  /// for a set whose state is here).
+  [[nodiscard]] std::optional<limit_set_stats> remote_limit_stats(const limit_set& set) const;
 
   /// The pid of the running host of worker `i`, or 0.
   [[nodiscard]] int host_pid(std::size_t i) const;
