@@ -262,6 +262,7 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
   std::uint64_t next_ask = 1;                    // guarded
   std::map<std::uint64_t, answer_fn> asks;       // guarded: waiting for the head
   std::thread reconnector;                       // guarded
+  std::mutex open_mutex;                         // one open() at a time
   bool reconnecting = false;                     // guarded
 
   ~impl() {
@@ -426,8 +427,15 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     answer(ask, net::cluster_message{net::welcome{}}, nullptr);
   }
 
-  // Connects and says hello; throws auth_error or cluster_unavailable.
+  // Connects and says hello, unless connected already; throws auth_error or
+  // cluster_unavailable.
   void open() {
+    std::lock_guard opening{open_mutex};
+    {
+      std::lock_guard guard{mutex};
+      if (is_connected)
+        return;
+    }
     auto& system = host->system();
     auto head_actor = reach_head(system, where);
     std::weak_ptr<impl> weak = weak_from_this();
@@ -584,8 +592,11 @@ cluster_client::connect(std::shared_ptr<actors::actor_host> host, std::string ad
   if (address.empty())
     std::tie(address, token) = start_private_cluster(host);
   std::lock_guard guard{clients_mutex};
-  if (auto known = clients[address].lock())
+  if (auto known = clients[address].lock()) {
+    // A head that went away may be back: a new pool tries it now rather than fail.
+    known->open();
     return std::shared_ptr<cluster_client>{new cluster_client{known}};
+  }
   auto state = std::make_shared<impl>();
   state->host = std::move(host);
   state->where = parse_cluster_address(address);
