@@ -101,11 +101,10 @@ struct cluster_head::impl {
     for (auto& res : demand.resources)
       r.resources[res.name] += scheduler::amount::from_units(res.units);
     r.resources[type_prefix + type] += scheduler::amount::from_units(1);
-    r.placement_strategy = demand.strategy == net::worker_demand::placement::spread
-                               ? scheduler::strategy::spread
-                           : demand.strategy == net::worker_demand::placement::named
-                               ? scheduler::strategy::named
-                               : scheduler::strategy::pack;
+    r.placement_strategy =
+        demand.strategy == net::worker_demand::placement::spread  ? scheduler::strategy::spread
+        : demand.strategy == net::worker_demand::placement::named ? scheduler::strategy::named
+                                                                  : scheduler::strategy::pack;
     r.node = demand.node;
     return r;
   }
@@ -188,9 +187,9 @@ struct cluster_head::impl {
     logger("head")->log(stopping_nodes ? spdlog::level::info : spdlog::level::warn,
                         "node left name={} pid={} workers={} why={}",
                         n->second.name,
-                         n->second.pid,
-                         n->second.workers.size(),
-                         why);
+                        n->second.pid,
+                        n->second.workers.size(),
+                        why);
     node_by_actor.erase(n->second.actor.address());
     self->demonitor(n->second.actor);
     auto removal = placement.remove_node(id);
@@ -338,8 +337,7 @@ struct cluster_head::impl {
 
   bool is_client(std::uint64_t id) const { return clients.count(id) != 0; }
 
-  net::cluster_message on_place(caf::event_based_actor* self,
-                                               net::place_worker& place) {
+  net::cluster_message on_place(caf::event_based_actor* self, net::place_worker& place) {
     if (!is_client(place.ref.client))
       return net::refused{"unknown client: say hello with the token first", true};
     if (workers.count(place.ref) != 0)
@@ -445,8 +443,7 @@ struct cluster_head::impl {
       state == scheduler::request_state::pending ? ++p.pending : ++p.infeasible;
       // One line per distinct demand.
       std::string key = w.worker_type + "/" + std::to_string(w.demand.cpu_units) + "/" +
-                        w.demand.node + "/" +
-                        std::to_string(static_cast<int>(w.demand.strategy));
+                        w.demand.node + "/" + std::to_string(static_cast<int>(w.demand.strategy));
       for (auto& r : w.demand.resources)
         key += "/" + r.name + "=" + std::to_string(r.units);
       auto& d = bucket[key];
@@ -611,9 +608,10 @@ cluster_head::cluster_head(std::shared_ptr<actor_host> host, head_options option
     throw config_error{"the node timeout must be longer than the heartbeat interval"};
   impl_->host = std::move(host);
   impl_->options = std::move(options);
-  auto* state = impl_.get();
+  // NOTE: the state goes in as a spawn argument: CAF 0.17 dereferences a null pointer (UBSan
+  // reports it) when it starts a function actor that takes no arguments.
   impl_->actor = impl_->host->system().spawn(
-      [state](caf::event_based_actor* self) { return state->behavior(self); });
+      [](caf::event_based_actor* self, impl* state) { return state->behavior(self); }, impl_.get());
   auto port = impl_->host->system().middleman().publish(
       impl_->actor, impl_->options.port, impl_->options.address.c_str(), true);
   if (!port) {
@@ -632,9 +630,9 @@ cluster_head::~cluster_head() {
   caf::scoped_actor self{system};
   self->monitor(impl_->actor);
   self->send_exit(impl_->actor, caf::exit_reason::user_shutdown);
-  self->receive([](caf::down_msg&) {}, caf::after(std::chrono::seconds{5}) >> [] {
-    logger("head")->error("the head's actor did not end within 5 s");
-  });
+  self->receive([](caf::down_msg&) {},
+                caf::after(std::chrono::seconds{5}) >>
+                    [] { logger("head")->error("the head's actor did not end within 5 s"); });
 }
 
 std::uint16_t cluster_head::port() const noexcept {

@@ -26,10 +26,10 @@ using beat_atom = caf::atom_constant<caf::atom("beat")>;
 
 // How a session with one head ended.
 enum class session_end {
-  lost,     // the connection dropped, or the head did not answer the join
-  dropped,  // the head declared this node dead: its hosts are ended before it joins again
-  refused,  // wrong token or a name in use: the node stops
-  stopped,  // asked to stop
+  lost,    // the connection dropped, or the head did not answer the join
+  dropped, // the head declared this node dead: its hosts are ended before it joins again
+  refused, // wrong token or a name in use: the node stops
+  stopped, // asked to stop
 };
 
 std::int64_t to_units(double amount, const std::string& what) {
@@ -54,14 +54,15 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
 
   std::mutex mutex;
   std::condition_variable changed;
-  bool stop = false;                                              // guarded
+  bool stop = false;                                               // guarded
   std::optional<std::pair<session_end, std::string>> session_done; // guarded
-  caf::actor agent;                                               // guarded
-  caf::actor head;                                                // guarded
+  caf::actor agent;                                                // guarded
+  caf::actor head;                                                 // guarded
   // The worker hosts, one set per pool of a client (their worker indexes are the pool's).
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::unique_ptr<runtime_internal::process_hosts>>
-      pools;                                                  // guarded
-  std::map<net::worker_ref, net::running_worker> running;     // guarded
+  std::map<std::pair<std::uint64_t, std::uint64_t>,
+           std::unique_ptr<runtime_internal::process_hosts>>
+      pools;                                              // guarded
+  std::map<net::worker_ref, net::running_worker> running; // guarded
 
   void finish_session(session_end how, std::string why) {
     {
@@ -85,7 +86,8 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
       caf::send_as(from, to, cluster_atom::value, net::encode(message));
   }
 
-  void on_host_exit(std::uint64_t client, std::uint64_t pool, const runtime_internal::host_exit& e) {
+  void
+  on_host_exit(std::uint64_t client, std::uint64_t pool, const runtime_internal::host_exit& e) {
     net::worker_ref ref{client, pool, static_cast<std::uint32_t>(e.worker)};
     bool unannounced = false;
     {
@@ -116,8 +118,7 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
       std::lock_guard guard{mutex};
       // Pools whose hosts all ended let go of their thread.
       for (auto it = pools.begin(); it != pools.end();) {
-        bool idle = it->first != key &&
-                    std::none_of(running.begin(), running.end(), [&](auto& r) {
+        bool idle = it->first != key && std::none_of(running.begin(), running.end(), [&](auto& r) {
                       return r.first.client == it->first.first && r.first.pool == it->first.second;
                     });
         it = idle ? pools.erase(it) : std::next(it);
@@ -170,7 +171,8 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
         std::lock_guard guard{mutex};
         running.erase(s.ref);
       }
-      return tell_head(net::worker_exited{s.ref, 0, std::string{"it could not start: "} + e.what(), true});
+      return tell_head(
+          net::worker_exited{s.ref, 0, std::string{"it could not start: "} + e.what(), true});
     }
     {
       std::lock_guard guard{mutex};
@@ -198,7 +200,8 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
 
   // Ends every worker host (each set kills and reaps its own); returns once they are gone.
   void end_hosts() {
-    std::map<std::pair<std::uint64_t, std::uint64_t>, std::unique_ptr<runtime_internal::process_hosts>>
+    std::map<std::pair<std::uint64_t, std::uint64_t>,
+             std::unique_ptr<runtime_internal::process_hosts>>
         ended;
     {
       std::lock_guard guard{mutex};
@@ -231,7 +234,8 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
     });
     auto sequence = std::make_shared<std::uint64_t>(0);
     auto interval = std::make_shared<std::chrono::milliseconds>(500);
-    self->request(head_actor, std::chrono::seconds{10}, cluster_atom::value, net::encode(join_message()))
+    self->request(
+            head_actor, std::chrono::seconds{10}, cluster_atom::value, net::encode(join_message()))
         .then(
             [me, self, interval](const std::vector<char>& bytes) {
               net::cluster_message reply;
@@ -243,7 +247,8 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
                                               e.what());
               }
               if (auto* ok = std::get_if<net::joined>(&reply)) {
-                *interval = std::chrono::milliseconds{std::max<std::uint32_t>(ok->heartbeat_interval_ms, 10)};
+                *interval = std::chrono::milliseconds{
+                    std::max<std::uint32_t>(ok->heartbeat_interval_ms, 10)};
                 logger("node")->info("joined the head address={}:{} name={}",
                                      me->options.head_address,
                                      me->options.head_port,
@@ -253,14 +258,17 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
               }
               if (auto* no = std::get_if<net::refused>(&reply))
                 return me->finish_session(session_end::refused, no->reason);
-              me->finish_session(session_end::lost, "the head answered the join with something else");
+              me->finish_session(session_end::lost,
+                                 "the head answered the join with something else");
             },
             [me](caf::error& e) {
-              me->finish_session(session_end::lost, "the head did not answer the join: " + to_string(e));
+              me->finish_session(session_end::lost,
+                                 "the head did not answer the join: " + to_string(e));
             });
     return {
         [self, head_actor, sequence, interval](beat_atom) {
-          self->send(head_actor, cluster_atom::value, net::encode(net::node_heartbeat{++*sequence}));
+          self->send(
+              head_actor, cluster_atom::value, net::encode(net::node_heartbeat{++*sequence}));
           self->delayed_send(self, *interval, beat_atom::value);
         },
         [me](cluster_atom, const std::vector<char>& bytes) {
@@ -291,8 +299,12 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
       head = head_actor;
     }
     auto me = shared_from_this();
+    // NOTE: the head goes in as a spawn argument (see the head's actor).
     auto a = host->system().spawn(
-        [me, head_actor](caf::event_based_actor* self) { return me->agent_behavior(self, head_actor); });
+        [me](caf::event_based_actor* self, caf::actor head_actor) {
+          return me->agent_behavior(self, head_actor);
+        },
+        head_actor);
     {
       std::lock_guard guard{mutex};
       agent = a;
@@ -300,7 +312,8 @@ struct cluster_node::impl : std::enable_shared_from_this<cluster_node::impl> {
     std::unique_lock lock{mutex};
     // Bounded: the down handler, the join's timeout, or a stop ends it.
     changed.wait(lock, [&] { return session_done.has_value() || stop; });
-    auto outcome = session_done.value_or(std::pair{session_end::stopped, std::string{"asked to stop"}});
+    auto outcome =
+        session_done.value_or(std::pair{session_end::stopped, std::string{"asked to stop"}});
     agent = caf::actor{};
     head = caf::actor{};
     lock.unlock();
@@ -329,7 +342,8 @@ cluster_node::cluster_node(std::shared_ptr<actor_host> host, node_options option
   s.resources.push_back({"cpu", to_units(options.num_cpus, "num_cpus")});
   for (auto& [name, amount] : options.resources) {
     if (name.empty() || name == "cpu" || name.starts_with("worker:"))
-      throw config_error{"a custom resource needs a name other than cpu and worker:...: '" + name + "'"};
+      throw config_error{"a custom resource needs a name other than cpu and worker:...: '" + name +
+                         "'"};
     s.resources.push_back({name, to_units(amount, "resource " + name)});
   }
   for (auto& info : registered_workers())

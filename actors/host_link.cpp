@@ -23,11 +23,11 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
-#include <thread>
 #include <future>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 namespace concurry::actors {
@@ -471,8 +471,8 @@ void read_lines(int fd,
 
 // Points this process's stdout and stderr at pipes whose lines go to the client.
 void forward_output_to_client(const std::function<void(net::output_line)>& send_line) {
-  for (auto [fd, where] : {std::pair{1, net::output_line::stream::out},
-                           std::pair{2, net::output_line::stream::err}}) {
+  for (auto [fd, where] :
+       {std::pair{1, net::output_line::stream::out}, std::pair{2, net::output_line::stream::err}}) {
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC) != 0) {
       logger("net")->error("cannot forward worker output error={}", std::strerror(errno));

@@ -25,11 +25,8 @@ CONCURRY_WORKER(data_processor, (int), process, pid)
 int main(int argc, char** argv) {
   concurry::runtime rt{argc, argv};
   // Four workers of half a CPU each.
-  auto pool = data_processor::options()
-                  .mode(concurry::mode::cluster)
-                  .max_workers(4)
-                  .num_cpus(0.5)
-                  .init(10);
+  auto pool =
+      data_processor::options().mode(concurry::mode::cluster).max_workers(4).num_cpus(0.5).init(10);
   std::cout << pool.call(&data_processor::process, 42).result() << '\n'; // 420
   std::set<int> pids;
   for (int i = 0; i < 4; ++i)

@@ -13,8 +13,8 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
-#include <signal.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -22,10 +22,10 @@
 
 #include <fcntl.h>
 
-#include <charconv>
-#include <cstdio>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <future>
 #include <map>
@@ -113,7 +113,8 @@ caf::actor reach_head(caf::actor_system& system, const cluster_address& where) {
   return *head;
 }
 
-// -- the private cluster ---------------------------------------------------------------------------
+// -- the private cluster
+// ---------------------------------------------------------------------------
 
 struct private_cluster {
   std::shared_ptr<actors::actor_host> host;
@@ -150,7 +151,8 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }
 
 // Starts the head here and the node as this program again; returns the head's address and token.
-std::pair<std::string, std::string> start_private_cluster(std::shared_ptr<actors::actor_host> host) {
+std::pair<std::string, std::string>
+start_private_cluster(std::shared_ptr<actors::actor_host> host) {
   std::lock_guard guard{private_mutex};
   if (private_instance)
     return {"127.0.0.1:" + std::to_string(private_instance->head->port()), private_instance->token};
@@ -254,16 +256,16 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
 
   mutable std::mutex mutex;
   std::condition_variable changed;
-  caf::actor actor;                              // guarded: the client's actor of this session
-  caf::actor head;                               // guarded
-  bool is_connected = false;                     // guarded
-  bool closing = false;                          // guarded
-  std::map<std::uint64_t, pool_events> pools;    // guarded
-  std::uint64_t next_ask = 1;                    // guarded
-  std::map<std::uint64_t, answer_fn> asks;       // guarded: waiting for the head
-  std::thread reconnector;                       // guarded
-  std::mutex open_mutex;                         // one open() at a time
-  bool reconnecting = false;                     // guarded
+  caf::actor actor;                           // guarded: the client's actor of this session
+  caf::actor head;                            // guarded
+  bool is_connected = false;                  // guarded
+  bool closing = false;                       // guarded
+  std::map<std::uint64_t, pool_events> pools; // guarded
+  std::uint64_t next_ask = 1;                 // guarded
+  std::map<std::uint64_t, answer_fn> asks;    // guarded: waiting for the head
+  std::thread reconnector;                    // guarded
+  std::mutex open_mutex;                      // one open() at a time
+  bool reconnecting = false;                  // guarded
 
   ~impl() {
     {
@@ -292,7 +294,8 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
       head = caf::actor{};
     }
     if (was_connected)
-      actors::logger("pool")->warn("lost the cluster head address={}:{} why={}", where.host, where.port, why);
+      actors::logger("pool")->warn(
+          "lost the cluster head address={}:{} why={}", where.host, where.port, why);
     for (auto& [id, done] : failed)
       done(std::nullopt, std::make_exception_ptr(unavailable(where, why)));
     start_reconnecting();
@@ -346,7 +349,8 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
         me->lost("the connection dropped (" + to_string(down.reason) + ")");
     });
     self->delayed_send(self, ping_interval, ping_atom::value);
-    auto decode_reply = [](const std::vector<char>& bytes) -> std::pair<std::optional<net::cluster_message>, std::exception_ptr> {
+    auto decode_reply = [](const std::vector<char>& bytes)
+        -> std::pair<std::optional<net::cluster_message>, std::exception_ptr> {
       try {
         return {net::decode_cluster_message(bytes), nullptr};
       } catch (...) {
@@ -355,18 +359,21 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     };
     return {
         [self, head_actor, weak](ping_atom) {
-          self->request(head_actor, ping_timeout, actors::cluster_atom::value, net::encode(net::ping{1}))
-              .then([self](const std::vector<char>&) {
-                      self->delayed_send(self, ping_interval, ping_atom::value);
-                    },
-                    [self, weak](caf::error&) {
-                      if (auto me = weak.lock())
-                        me->lost("no answer to a ping within " +
-                                 std::to_string(ping_timeout.count()) + " ms");
-                      self->quit();
-                    });
+          self->request(
+                  head_actor, ping_timeout, actors::cluster_atom::value, net::encode(net::ping{1}))
+              .then(
+                  [self](const std::vector<char>&) {
+                    self->delayed_send(self, ping_interval, ping_atom::value);
+                  },
+                  [self, weak](caf::error&) {
+                    if (auto me = weak.lock())
+                      me->lost("no answer to a ping within " +
+                               std::to_string(ping_timeout.count()) + " ms");
+                    self->quit();
+                  });
         },
-        [self, head_actor, weak, decode_reply](ask_atom, std::uint64_t ask, std::vector<char>& bytes) {
+        [self, head_actor, weak, decode_reply](
+            ask_atom, std::uint64_t ask, std::vector<char>& bytes) {
           self->request(head_actor, answer_timeout, actors::cluster_atom::value, std::move(bytes))
               .then(
                   [weak, ask, decode_reply](const std::vector<char>& reply) {
@@ -379,7 +386,8 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
                     if (auto me = weak.lock())
                       me->answer(ask,
                                  std::nullopt,
-                                 std::make_exception_ptr(unavailable(me->where, self->system().render(e))));
+                                 std::make_exception_ptr(
+                                     unavailable(me->where, self->system().render(e))));
                   });
         },
         [self, head_actor, weak](ask_limits_atom, std::uint64_t ask, std::vector<char>& bytes) {
@@ -393,7 +401,8 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
                     if (auto me = weak.lock())
                       me->answer(ask,
                                  std::nullopt,
-                                 std::make_exception_ptr(unavailable(me->where, self->system().render(e))));
+                                 std::make_exception_ptr(
+                                     unavailable(me->where, self->system().render(e))));
                   });
         },
         [weak](actors::cluster_atom, const std::vector<char>& bytes) {
@@ -442,26 +451,31 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     auto promise = std::make_shared<std::promise<net::cluster_message>>();
     auto result = promise->get_future();
     net::client_hello hello{token, id, static_cast<std::int32_t>(::getpid())};
-    auto a = system.spawn([weak, head_actor, promise, hello](caf::event_based_actor* self) {
-      auto me = weak.lock();
-      if (!me) {
-        promise->set_exception(std::make_exception_ptr(error{"the client was closed"}));
-        return caf::behavior{};
-      }
-      self->request(head_actor, answer_timeout, actors::cluster_atom::value, net::encode(hello))
-          .then(
-              [promise](const std::vector<char>& bytes) {
-                try {
-                  promise->set_value(net::decode_cluster_message(bytes));
-                } catch (...) {
-                  promise->set_exception(std::current_exception());
-                }
-              },
-              [promise, self](caf::error& e) {
-                promise->set_exception(std::make_exception_ptr(error{self->system().render(e)}));
-              });
-      return me->behavior(self, head_actor);
-    });
+    // NOTE: the head goes in as a spawn argument: CAF 0.17 dereferences a null pointer when it
+    // starts a function actor that takes no arguments.
+    auto a = system.spawn(
+        [weak, promise, hello](caf::event_based_actor* self, caf::actor head_actor) {
+          auto me = weak.lock();
+          if (!me) {
+            promise->set_exception(std::make_exception_ptr(error{"the client was closed"}));
+            return caf::behavior{};
+          }
+          self->request(head_actor, answer_timeout, actors::cluster_atom::value, net::encode(hello))
+              .then(
+                  [promise](const std::vector<char>& bytes) {
+                    try {
+                      promise->set_value(net::decode_cluster_message(bytes));
+                    } catch (...) {
+                      promise->set_exception(std::current_exception());
+                    }
+                  },
+                  [promise, self](caf::error& e) {
+                    promise->set_exception(
+                        std::make_exception_ptr(error{self->system().render(e)}));
+                  });
+          return me->behavior(self, head_actor);
+        },
+        head_actor);
     net::cluster_message reply;
     try {
       if (result.wait_for(answer_timeout + std::chrono::seconds{1}) != std::future_status::ready)
@@ -522,7 +536,8 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
           for (auto& [id, e] : me->pools)
             events.push_back(e);
         }
-        actors::logger("pool")->info("reached the cluster head again address={}:{}", me->where.host, me->where.port);
+        actors::logger("pool")->info(
+            "reached the cluster head again address={}:{}", me->where.host, me->where.port);
         for (auto& e : events)
           if (e.on_reconnected)
             e.on_reconnected();
@@ -545,7 +560,8 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     }
     if (!a) {
       done(std::nullopt,
-           std::make_exception_ptr(unavailable(where, "not connected (it is tried again every second)")));
+           std::make_exception_ptr(
+               unavailable(where, "not connected (it is tried again every second)")));
       return;
     }
     if (limits)
@@ -557,12 +573,15 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
   net::cluster_message ask_and_wait(const net::cluster_message& message, bool limits = false) {
     auto promise = std::make_shared<std::promise<net::cluster_message>>();
     auto result = promise->get_future();
-    ask(message, [promise](std::optional<net::cluster_message> reply, std::exception_ptr e) {
-      if (e)
-        promise->set_exception(e);
-      else
-        promise->set_value(std::move(*reply));
-    }, limits);
+    ask(
+        message,
+        [promise](std::optional<net::cluster_message> reply, std::exception_ptr e) {
+          if (e)
+            promise->set_exception(e);
+          else
+            promise->set_value(std::move(*reply));
+        },
+        limits);
     // Bounded: the actor answers by its request's timeout, or the head's loss fails it.
     if (result.wait_for(answer_timeout + std::chrono::seconds{2}) != std::future_status::ready)
       throw unavailable(where, "no answer");
@@ -583,8 +602,9 @@ std::map<std::string, std::weak_ptr<cluster_client::impl>> clients; // guarded
 
 } // namespace
 
-std::shared_ptr<cluster_client>
-cluster_client::connect(std::shared_ptr<actors::actor_host> host, std::string address, std::string token) {
+std::shared_ptr<cluster_client> cluster_client::connect(std::shared_ptr<actors::actor_host> host,
+                                                        std::string address,
+                                                        std::string token) {
   if (address.empty())
     address = env_or("CONCURRY_ADDRESS", "");
   if (token.empty())
@@ -633,7 +653,8 @@ void cluster_client::place(const net::place_worker& what, answer_fn done) {
 }
 
 void cluster_client::release(const net::worker_ref& ref) {
-  impl_->ask(net::release_worker{ref}, [](std::optional<net::cluster_message>, std::exception_ptr) {});
+  impl_->ask(net::release_worker{ref},
+             [](std::optional<net::cluster_message>, std::exception_ptr) {});
 }
 
 std::uint64_t cluster_client::fit(const net::place_worker& what) {
@@ -671,8 +692,9 @@ cluster_client::limit_actors(const std::vector<limit_set>& sets) {
       auto& set = sets[fresh_at[k]];
       impl_->limit_actors.insert_or_assign(
           detail::limit_set_access::identity(set),
-          impl::known_limits{
-              set, it->second[k], actors::make_remote_set(*impl_->host, it->second[k], set.limits())});
+          impl::known_limits{set,
+                             it->second[k],
+                             actors::make_remote_set(*impl_->host, it->second[k], set.limits())});
     }
     impl_->limit_answers.erase(it);
   }
@@ -742,7 +764,8 @@ actors::node_options application_node_options() {
   std::size_t start = 0;
   while (start < resources.size()) {
     auto comma = resources.find(',', start);
-    auto item = resources.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto item =
+        resources.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? resources.size() : comma + 1;
     auto eq = item.find('=');
     if (eq == std::string::npos)

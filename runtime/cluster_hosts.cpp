@@ -100,11 +100,13 @@ struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
         return nullptr;
       }
       if (auto* no = std::get_if<net::refused>(&*reply))
-        e = no->auth ? std::make_exception_ptr(auth_error{"the cluster head refused: " + no->reason})
-                     : std::make_exception_ptr(error{"the cluster head refused to place a worker of " +
-                                                     options.worker_type + ": " + no->reason});
+        e = no->auth
+                ? std::make_exception_ptr(auth_error{"the cluster head refused: " + no->reason})
+                : std::make_exception_ptr(error{"the cluster head refused to place a worker of " +
+                                                options.worker_type + ": " + no->reason});
       else
-        e = std::make_exception_ptr(error{"the cluster head answered a placement with something else"});
+        e = std::make_exception_ptr(
+            error{"the cluster head answered a placement with something else"});
     }
     w.at = phase::idle;
     return e;
@@ -178,8 +180,10 @@ struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
     if (w.at == phase::waiting || w.at == phase::asking) {
       w.at = phase::placed;
       w.node = node;
-      actors::logger("pool")->info(
-          "a waiting cluster worker was placed type={} worker={} node={}", options.worker_type, worker, node);
+      actors::logger("pool")->info("a waiting cluster worker was placed type={} worker={} node={}",
+                                   options.worker_type,
+                                   worker,
+                                   node);
     }
   }
 
@@ -202,7 +206,8 @@ struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
   void ask(int worker, std::uint64_t generation) {
     std::weak_ptr<impl> weak = weak_from_this();
     client->place(place_message(worker),
-                  [weak, worker, generation](std::optional<net::cluster_message> reply, std::exception_ptr e) {
+                  [weak, worker, generation](std::optional<net::cluster_message> reply,
+                                             std::exception_ptr e) {
                     auto self = weak.lock();
                     if (!self)
                       return;
@@ -347,13 +352,13 @@ pid_t cluster_hosts::start(int worker) {
   auto promise = std::make_shared<std::promise<std::exception_ptr>>();
   auto result = promise->get_future();
   std::weak_ptr<impl> weak = impl_;
-  impl_->client->place(impl_->place_message(worker),
-                       [weak, worker, generation, promise](std::optional<net::cluster_message> reply,
-                                                           std::exception_ptr e) {
-                         auto self = weak.lock();
-                         promise->set_value(self ? self->take_answer(worker, generation, reply, e)
-                                                 : nullptr);
-                       });
+  impl_->client->place(
+      impl_->place_message(worker),
+      [weak, worker, generation, promise](std::optional<net::cluster_message> reply,
+                                          std::exception_ptr e) {
+        auto self = weak.lock();
+        promise->set_value(self ? self->take_answer(worker, generation, reply, e) : nullptr);
+      });
   // Bounded: the client answers every request within its own timeout.
   if (result.wait_for(std::chrono::seconds{10}) != std::future_status::ready)
     throw cluster_unavailable{"the cluster head did not answer a placement within 10 s"};

@@ -192,8 +192,8 @@ std::optional<host_environment> parse_environment(std::string_view text) {
       return std::nullopt;
     auto key = item.substr(0, eq);
     auto value = item.substr(eq + 1);
-    bool is_required = key == "port" || key == "worker" || key == "parent" || key == "fd" ||
-                       key == "secret";
+    bool is_required =
+        key == "port" || key == "worker" || key == "parent" || key == "fd" || key == "secret";
     bool ok = key == "port"      ? parse_number(value, env.port)
               : key == "worker"  ? parse_number(value, env.worker)
               : key == "parent"  ? parse_number(value, env.parent)

@@ -66,9 +66,7 @@ std::optional<limit_set_stats> process_limits::remote_stats(const limit_set& set
 
 process_limits::~process_limits() = default;
 
-bool process_limits::send_to(const host_set& hosts,
-                             std::size_t host,
-                             std::size_t index) const {
+bool process_limits::send_to(const host_set& hosts, std::size_t host, std::size_t index) const {
   if (workers_.empty())
     return true;
   // On-demand workers count on; their limits repeat, as in thread mode.

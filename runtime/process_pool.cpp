@@ -4,8 +4,8 @@
 #include "runtime/internal/cluster_hosts.hpp"
 #include "scheduler/amount.hpp"
 
-#include <caf/actor.hpp>
 #include "net/call_messages.hpp"
+#include <caf/actor.hpp>
 
 #include <unistd.h>
 
@@ -897,14 +897,15 @@ void process_pool::open_hosts() {
     cluster_pool_options options;
     options.pool_id = pool_id_;
     options.worker_type = spec_.worker_name;
-    options.demand.cpu_units = scheduler::amount::from_double(spec_.cluster.num_cpus, "num_cpus").units();
+    options.demand.cpu_units =
+        scheduler::amount::from_double(spec_.cluster.num_cpus, "num_cpus").units();
     for (auto& [name, amount] : spec_.cluster.resources)
       options.demand.resources.push_back(
           {name, scheduler::amount::from_double(amount, "resource " + name).units()});
-    options.demand.strategy = spec_.cluster.strategy == placement::spread ? net::worker_demand::placement::spread
-                              : spec_.cluster.strategy == placement::named
-                                  ? net::worker_demand::placement::named
-                                  : net::worker_demand::placement::pack;
+    options.demand.strategy =
+        spec_.cluster.strategy == placement::spread  ? net::worker_demand::placement::spread
+        : spec_.cluster.strategy == placement::named ? net::worker_demand::placement::named
+                                                     : net::worker_demand::placement::pack;
     options.demand.node = spec_.cluster.node;
     options.heartbeat_timeout =
         spec_.heartbeat_timeout.count() > 0
@@ -912,7 +913,8 @@ void process_pool::open_hosts() {
             : std::chrono::nanoseconds{0};
     limits_ = std::make_unique<process_limits>(
         spec_, [this](const std::vector<limit_set>& sets) { return cluster_->limit_actors(sets); });
-    hosts_ = std::make_unique<cluster_hosts>(host_, cluster_, std::move(events), std::move(options));
+    hosts_ =
+        std::make_unique<cluster_hosts>(host_, cluster_, std::move(events), std::move(options));
     return;
   }
   process_host_options options;

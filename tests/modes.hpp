@@ -33,7 +33,7 @@ struct cluster_mode {
   concurry_test::thread_mode, concurry_test::process_mode, concurry_test::cluster_mode
 /// Modes that run a single worker (every mode).
 #define CONCURRY_ALL_MODES                                                                         \
-  concurry_test::sync_mode, concurry_test::thread_mode, concurry_test::process_mode,                \
+  concurry_test::sync_mode, concurry_test::thread_mode, concurry_test::process_mode,               \
       concurry_test::cluster_mode
 /// Modes whose workers share the client's memory: for local-only workers.
 #define CONCURRY_LOCAL_MODES concurry_test::sync_mode, concurry_test::thread_mode

@@ -10,8 +10,8 @@
 #include "actors/actor_host.hpp"
 #include "net/cluster_messages.hpp"
 
-#include <concurry/limits.hpp>
 #include "runtime/internal/cluster_admin.hpp"
+#include <concurry/limits.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -13,9 +13,9 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
-#include <memory>
 #include <vector>
 
 namespace caf {

@@ -211,7 +211,10 @@ struct test_cluster {
 
   template <class W>
   auto options() const {
-    return W::options().mode(concurry::mode::cluster).cluster_address(address()).cluster_token(token);
+    return W::options()
+        .mode(concurry::mode::cluster)
+        .cluster_address(address())
+        .cluster_token(token);
   }
 };
 
@@ -221,7 +224,11 @@ TEST_CASE("two nodes of 2 CPUs hold 8 workers of 0.5 CPU, 4 each; a ninth waits 
   test_cluster c;
   auto n1 = c.add_node("n1", 2);
   auto n2 = c.add_node("n2", 2);
-  auto pool = c.options<locator>().max_workers(9).num_cpus(0.5).placement(concurry::placement::spread).init();
+  auto pool = c.options<locator>()
+                  .max_workers(9)
+                  .num_cpus(0.5)
+                  .placement(concurry::placement::spread)
+                  .init();
   CHECK(c.workers_on("n1") == 4);
   CHECK(c.workers_on("n2") == 4);
   auto s = c.status();
@@ -344,16 +351,19 @@ TEST_CASE("a node frozen with SIGSTOP is declared dead within 3 s; its running c
 
 TEST_CASE("a node with the wrong token is refused and exits non-zero; a client gets auth_error") {
   test_cluster c;
-  auto node = spawn({CONCURRY_NODE_BINARY, "--address", c.address(), "--token", "wrong", "--num-cpus", "1"},
-                    {},
-                    true);
+  auto node =
+      spawn({CONCURRY_NODE_BINARY, "--address", c.address(), "--token", "wrong", "--num-cpus", "1"},
+            {},
+            true);
   CHECK(wait_exit(node.pid, 10s) == 3);
   auto text = read_until(node.out, "\n", 1s);
   ::close(node.out);
   CHECK(text.find("token") != std::string::npos);
   // An application binary as a node, the same.
   auto app = spawn({self_path()},
-                   {"CONCURRY_NODE=1", "CONCURRY_ADDRESS=" + c.address(), "CONCURRY_TOKEN=wrong",
+                   {"CONCURRY_NODE=1",
+                    "CONCURRY_ADDRESS=" + c.address(),
+                    "CONCURRY_TOKEN=wrong",
                     "CONCURRY_LOG_LEVEL=off"});
   CHECK(wait_exit(app.pid, 10s) == 3);
   CHECK(c.status().nodes.empty());
@@ -431,7 +441,11 @@ namespace {
 class branch : public concurry::worker<branch> {
 public:
   branch()
-      : leaves_{locator::options().mode(concurry::mode::cluster).max_workers(2).num_cpus(0.25).init()} {}
+      : leaves_{locator::options()
+                    .mode(concurry::mode::cluster)
+                    .max_workers(2)
+                    .num_cpus(0.25)
+                    .init()} {}
   int leaves() {
     std::set<int> pids;
     for (int i = 0; i < 8; ++i)
