@@ -212,7 +212,7 @@ TEST_CASE("a local-only worker asked for process mode fails at init") {
 }
 
 TEST_CASE("a mode that is not built yet is a clear error at init") {
-  CHECK_THROWS_WITH_AS(counter::options().mode(concurry::mode::cluster).init(),
+  CHECK_THROWS_WITH_AS(counter::options().mode(concurry::mode::asyncio).init(),
                        doctest::Contains("not available"),
                        concurry::config_error);
 }
