@@ -34,6 +34,7 @@
 #include <exception>
 #include <set>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -160,10 +161,14 @@ auto start_pool(const Builder& builder) {
   }
 }
 
-peer_figures bench_concurry(const bench_config& cfg) {
-  const std::string name = "concurry cluster pool (2)";
-  auto pool = start_pool(
-      increment_worker::options().mode(concurry::mode::cluster).max_workers(2).stop_timeout(10s));
+/// `queued`: max_queued_tasks per worker; empty for cluster mode's default (3, as in concurry's
+/// and Ray's actor pools), which caps a pool of 2 at 6 calls in flight whatever the caller does.
+peer_figures bench_concurry(const bench_config& cfg, std::optional<std::size_t> queued) {
+  const std::string name = queued ? "concurry cluster pool (2), " + std::to_string(*queued) + " queued"
+                                  : std::string{"concurry cluster pool (2), default 3 queued"};
+  auto builder =
+      increment_worker::options().mode(concurry::mode::cluster).max_workers(2).stop_timeout(10s);
+  auto pool = start_pool(queued ? builder.max_queued_tasks(*queued) : builder);
   return peer_measure::guarded(name, us_decimals, [&] {
     auto submit = [&pool](int x) { return pool.call(&increment_worker::increment, x); };
     auto get = [](concurry::future<int>& f) { return f.result(); };
@@ -351,7 +356,9 @@ int main(int argc, char** argv) try {
   std::vector<std::size_t> windows;
   acquisition_figures limit;
   if (cfg.wants("concurry")) {
-    rows.push_back(bench_concurry(cfg));
+    rows.push_back(bench_concurry(cfg, std::size_t{128}));
+    windows.push_back(cfg.measure.window);
+    rows.push_back(bench_concurry(cfg, std::nullopt));
     windows.push_back(cfg.measure.window);
   }
   if (cfg.wants("limit"))
