@@ -1,5 +1,6 @@
 #include "net/call_messages.hpp"
 
+#include "net/internal/flat_message.hpp"
 #include "schema/call.capnp.h"
 
 #include <capnp/message.h>
@@ -16,21 +17,13 @@ namespace concurry::net {
 namespace {
 
 namespace s = schema;
+using internal::as_text;
+using internal::overloaded;
+using internal::to_bytes;
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
 
 // -- encoding -----------------------------------------------------------------
 
-// Text of the whole string, NUL bytes included (a std::string's data is NUL-terminated, as Text
-// needs).
-capnp::Text::Reader as_text(const std::string& text) {
-  return {text.data(), text.size()};
-}
 
 capnp::Data::Reader as_data(const std::vector<std::byte>& bytes) {
   return {reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()};
@@ -90,11 +83,6 @@ std::vector<std::vector<char>> pack(std::vector<std::vector<char>> messages, std
   return out;
 }
 
-std::vector<char> to_bytes(capnp::MessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asChars();
-  return {bytes.begin(), bytes.end()};
-}
 
 // -- decoding -----------------------------------------------------------------
 
@@ -192,23 +180,10 @@ from_host read(s::FromHost::Reader root) {
   throw decode_error{"a message from a worker host of an unknown kind"};
 }
 
-// Cap'n Proto reads 8-byte aligned words: copy the bytes into words first. The traversal limit
-// follows the message's size, so a message can make the reader visit each word only a few times.
 template <class Root>
 auto decode_root(const std::vector<char>& bytes, const char* what) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
-    throw decode_error{std::string{what} + " of " + std::to_string(bytes.size()) +
-                       " bytes is not a whole number of 8-byte words"};
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = 4 * words.size() + 1024;
-  try {
-    capnp::FlatArrayMessageReader reader{words, options};
-    return read(reader.getRoot<Root>());
-  } catch (const kj::Exception& e) {
-    throw decode_error{std::string{"a malformed "} + what + ": " + e.getDescription().cStr()};
-  }
+  return internal::read_flat(
+      bytes, what, [](capnp::MessageReader& reader) { return read(reader.getRoot<Root>()); });
 }
 
 } // namespace

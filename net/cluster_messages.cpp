@@ -1,5 +1,6 @@
 #include "net/cluster_messages.hpp"
 
+#include "net/internal/flat_message.hpp"
 #include "net/internal/limit_schema.hpp"
 #include "schema/cluster.capnp.h"
 
@@ -18,13 +19,10 @@ namespace concurry::net {
 namespace {
 
 namespace s = schema;
+using internal::as_text;
+using internal::overloaded;
+using internal::to_bytes;
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
 
 // The longest strings a well-formed message holds: names (of nodes, resources, worker types,
 // addresses), secrets (tokens, a host's secret), and prose (why a worker ended, why a request
@@ -35,11 +33,6 @@ constexpr std::size_t max_prose_bytes = 64 * 1024;
 
 // -- encoding -----------------------------------------------------------------
 
-// Text of the whole string, NUL bytes included (a std::string's data is NUL-terminated, as Text
-// needs).
-capnp::Text::Reader as_text(const std::string& text) {
-  return {text.data(), text.size()};
-}
 
 void put_ref(s::WorkerRef::Builder out, const worker_ref& in) {
   out.setClient(in.client);
@@ -165,11 +158,6 @@ void put_status(s::Status::Builder out, const cluster_status& in) {
   out.setUptimeMs(in.uptime_ms);
 }
 
-std::vector<char> to_bytes(capnp::MessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asChars();
-  return {bytes.begin(), bytes.end()};
-}
 
 // -- decoding -----------------------------------------------------------------
 
@@ -454,22 +442,10 @@ std::vector<char> encode(const cluster_message& message) {
   return to_bytes(builder);
 }
 
-// Cap'n Proto reads 8-byte aligned words: copy the bytes into words first. The traversal limit
-// follows the message's size, so a message can make the reader visit each word only a few times.
 cluster_message decode_cluster_message(const std::vector<char>& bytes) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0)
-    throw decode_error{"a cluster message of " + std::to_string(bytes.size()) +
-                       " bytes is not a whole number of 8-byte words"};
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = 4 * words.size() + 1024;
-  try {
-    capnp::FlatArrayMessageReader reader{words, options};
+  return internal::read_flat(bytes, "cluster message", [](capnp::MessageReader& reader) {
     return read(reader.getRoot<s::ClusterMessage>());
-  } catch (const kj::Exception& e) {
-    throw decode_error{std::string{"a malformed cluster message: "} + e.getDescription().cStr()};
-  }
+  });
 }
 
 } // namespace concurry::net

@@ -1,5 +1,6 @@
 #include "net/limit_messages.hpp"
 
+#include "net/internal/flat_message.hpp"
 #include "net/internal/limit_schema.hpp"
 #include "schema/limits.capnp.h"
 
@@ -16,6 +17,7 @@ namespace concurry::net {
 namespace {
 
 namespace s = schema;
+using internal::to_bytes;
 
 // -- encoding -----------------------------------------------------------------
 
@@ -28,11 +30,6 @@ void put_amounts(capnp::List<s::Amount>::Builder out, const amounts& in) {
   }
 }
 
-std::vector<char> to_bytes(capnp::MessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asChars();
-  return {bytes.begin(), bytes.end()};
-}
 
 // -- decoding -----------------------------------------------------------------
 

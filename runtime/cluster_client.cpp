@@ -57,14 +57,6 @@ std::uint64_t random_id() {
   return id;
 }
 
-std::string random_token() {
-  std::random_device device;
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string token;
-  for (int i = 0; i < 32; ++i)
-    token.push_back(hex[device() % 16]);
-  return token;
-}
 
 std::string env_or(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
@@ -142,13 +134,6 @@ struct private_cluster {
 std::mutex private_mutex;
 std::unique_ptr<private_cluster> private_instance; // guarded
 
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings)
-    out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
 
 // Starts the head here and the node as this program again; returns the head's address and token.
 std::pair<std::string, std::string>
@@ -158,7 +143,7 @@ start_private_cluster(std::shared_ptr<actors::actor_host> host) {
     return {"127.0.0.1:" + std::to_string(private_instance->head->port()), private_instance->token};
   auto cluster = std::make_unique<private_cluster>();
   cluster->host = host;
-  cluster->token = random_token();
+  cluster->token = random_secret();
   actors::head_options options;
   options.port = 0;
   options.token = cluster->token;

@@ -24,14 +24,6 @@ constexpr std::chrono::seconds exit_report_wait{1};
 // head.
 constexpr std::chrono::seconds kill_report_wait{5};
 
-std::string random_secret() {
-  std::random_device device;
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string secret;
-  for (int i = 0; i < 32; ++i)
-    secret.push_back(hex[device() % 16]);
-  return secret;
-}
 
 } // namespace
 

@@ -119,25 +119,6 @@ std::vector<std::string> program_arguments() {
   return args;
 }
 
-std::string random_secret() {
-  unsigned char bytes[32];
-  std::size_t have = 0;
-  // Bounded: getrandom returns at least 256 bytes per call once the pool is ready.
-  for (int attempt = 0; have < sizeof bytes && attempt < 100; ++attempt) {
-    auto n = ::getrandom(bytes + have, sizeof bytes - have, 0);
-    if (n > 0)
-      have += static_cast<std::size_t>(n);
-  }
-  if (have < sizeof bytes)
-    throw error{"cannot draw a random secret for worker hosts"};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
 
 // -- the child's view of CONCURRY_WORKER_HOST ---------------------------------------------------
 
@@ -223,13 +204,6 @@ std::vector<std::string> child_environment(const std::string& value) {
   return env;
 }
 
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings)
-    out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
 
 } // namespace
 
@@ -843,6 +817,34 @@ caf::actor process_hosts::host_actor(int worker) const {
 
 std::uint16_t process_hosts::port() const noexcept {
   return impl_->listener ? impl_->listener->port() : 0;
+}
+
+std::string random_secret() {
+  unsigned char bytes[32];
+  std::size_t have = 0;
+  // Bounded: getrandom returns at least 256 bytes per call once the pool is ready.
+  for (int attempt = 0; have < sizeof bytes && attempt < 100; ++attempt) {
+    auto n = ::getrandom(bytes + have, sizeof bytes - have, 0);
+    if (n > 0)
+      have += static_cast<std::size_t>(n);
+  }
+  if (have < sizeof bytes)
+    throw error{"cannot draw a random secret for worker hosts"};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings)
+    out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
 }
 
 std::vector<std::string> remembered_program_arguments() {

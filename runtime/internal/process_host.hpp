@@ -205,6 +205,13 @@ private:
   std::shared_ptr<impl> impl_;
 };
 
+/// 32 random bytes in hex, from the kernel (getrandom); throws concurry::error when it has none.
+std::string random_secret();
+
+/// `strings` as the null-terminated array of pointers that exec and posix_spawn take; valid
+/// while `strings` is unchanged.
+std::vector<char*> pointers(std::vector<std::string>& strings);
+
 /// The program's arguments as remembered (or read from /proc/self/cmdline).
 std::vector<std::string> remembered_program_arguments();
 
