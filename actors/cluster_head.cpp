@@ -82,9 +82,10 @@ struct cluster_head::impl {
   std::map<caf::actor_addr, std::uint64_t> client_by_actor;
   std::map<net::worker_ref, worker_entry> workers;
   std::map<scheduler::request_id, net::worker_ref> by_request;
-  std::set<scheduler::request_id> warned_infeasible;
+  std::set<std::string> warned_infeasible;
   // The nodes were told to stop: their leaving is no failure.
   bool stopping_nodes = false;
+  clock_type::time_point last_check = clock_type::now();
 
   void publish_counts() {
     {
@@ -107,6 +108,15 @@ struct cluster_head::impl {
                                                                   : scheduler::strategy::pack;
     r.node = demand.node;
     return r;
+  }
+
+  // What tells workers of one kind (type and demand) from others, for status lines and warnings.
+  static std::string kind_of(const worker_entry& w) {
+    auto kind = w.worker_type + "/" + std::to_string(w.demand.cpu_units) + "/" +
+                std::to_string(static_cast<int>(w.demand.strategy)) + "/" + w.demand.node;
+    for (auto& r : w.demand.resources)
+      kind += "/" + r.name + "=" + std::to_string(r.units);
+    return kind;
   }
 
   void send_to(const caf::actor& to, const net::cluster_message& message) {
@@ -147,10 +157,11 @@ struct cluster_head::impl {
         started_on(self, ref->second, p.node, true);
   }
 
-  void warn_infeasible(scheduler::request_id id, const net::worker_ref& ref) {
-    if (!warned_infeasible.insert(id).second)
-      return;
+  // One warning per kind of worker (its type and demand), however many of them wait.
+  void warn_infeasible(scheduler::request_id, const net::worker_ref& ref) {
     auto& w = workers.at(ref);
+    if (!warned_infeasible.insert(kind_of(w)).second)
+      return;
     logger("head")->warn("a worker fits on no node of the cluster, even an empty one; it waits "
                          "for a node that can hold it type={} cpu_units={} resources={} "
                          "strategy_node={}",
@@ -172,7 +183,6 @@ struct cluster_head::impl {
         n->second.workers.erase(ref);
     workers.erase(w);
     by_request.erase(request);
-    warned_infeasible.erase(request);
     try {
       place_all(self, placement.release(request));
     } catch (const std::out_of_range&) {
@@ -207,7 +217,6 @@ struct cluster_head::impl {
           send_to(c->second.actor, net::worker_lost{lost});
         workers.erase(w);
       }
-      warned_infeasible.erase(request);
       by_request.erase(ref);
     }
     for (auto request : removal.now_infeasible)
@@ -442,11 +451,7 @@ struct cluster_head::impl {
       auto& bucket = state == scheduler::request_state::pending ? pending : infeasible;
       state == scheduler::request_state::pending ? ++p.pending : ++p.infeasible;
       // One line per distinct demand.
-      std::string key = w.worker_type + "/" + std::to_string(w.demand.cpu_units) + "/" +
-                        w.demand.node + "/" + std::to_string(static_cast<int>(w.demand.strategy));
-      for (auto& r : w.demand.resources)
-        key += "/" + r.name + "=" + std::to_string(r.units);
-      auto& d = bucket[key];
+      auto& d = bucket[kind_of(w)];
       d.demand = w.demand;
       d.worker_type = w.worker_type;
       ++d.count;
@@ -466,6 +471,13 @@ struct cluster_head::impl {
 
   void check_heartbeats(caf::event_based_actor* self) {
     auto now = clock_type::now();
+    // A head that was itself stopped (SIGSTOP, a stalled machine) heard nothing meanwhile:
+    // its nodes get a fresh start instead of being declared dead for its own silence.
+    if (now - last_check > options.node_timeout) {
+      for (auto& [id, n] : nodes)
+        n.last_heard = now;
+    }
+    last_check = now;
     std::vector<std::pair<scheduler::node_id, std::string>> silent;
     for (auto& [id, n] : nodes)
       if (now - n.last_heard > options.node_timeout)

@@ -3,6 +3,7 @@
 #include "actors/cluster_wire.hpp"
 #include "actors/log.hpp"
 #include "net/cluster_messages.hpp"
+#include "runtime/internal/cluster_admin.hpp"
 #include "runtime/internal/process_host.hpp"
 
 #include <concurry/error.hpp>
@@ -381,12 +382,17 @@ node_end cluster_node::run(std::string* why) {
       if (s.stop)
         break;
     }
-    auto head = mm.remote_actor(s.options.head_address, s.options.head_port);
+    // A frozen head, or a port that is no head, would hold CAF's connect for ever.
+    auto silent = runtime_internal::head_greets(
+        s.options.head_address, s.options.head_port, runtime_internal::head_greeting_timeout);
+    auto head = silent ? caf::expected<caf::actor>{caf::sec::cannot_connect_to_node}
+                       : mm.remote_actor(s.options.head_address, s.options.head_port);
     if (!head) {
       if (!joined_once && std::chrono::steady_clock::now() >= give_up_at) {
         if (why)
           *why = "cannot reach the head at " + s.options.head_address + ":" +
-                 std::to_string(s.options.head_port) + ": " + s.host->system().render(head.error());
+                 std::to_string(s.options.head_port) + ": " +
+                 (silent ? *silent : s.host->system().render(head.error()));
         s.end_hosts();
         return node_end::unreachable;
       }

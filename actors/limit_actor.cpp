@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include <future>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -375,24 +376,41 @@ void deliver(const std::vector<char>& bytes, const detail::limit_backend::done_f
   done(std::move(granted), failure);
 }
 
+// What a request to a limit actor ended with: its reply's bytes, or why there is none.
+using answer_fn = std::function<void(std::vector<char>* reply, std::exception_ptr failure)>;
+
 // One request to a limit actor from outside the actor system: a short-lived actor sends it and
-// hands the answer to `done`.
+// hands the answer to `on_answer`, exactly once.
 caf::behavior ask_once(caf::event_based_actor* self,
                        caf::actor service,
                        caf::actor_addr holder,
                        std::vector<char> bytes,
                        caf::duration wait,
-                       detail::limit_backend::done_fn done) {
+                       answer_fn on_answer) {
+  auto answered = std::make_shared<bool>(false);
+  // A holder in a process that ends (the head of a cluster that dies) never answers: its end
+  // fails the request at once, whatever its timeout.
+  self->monitor(service);
+  self->set_down_handler([self, on_answer, answered](caf::down_msg&) {
+    if (!std::exchange(*answered, true))
+      on_answer(nullptr,
+                std::make_exception_ptr(cluster_unavailable{
+                    "the holder of the limit set is gone (its process ended or its connection "
+                    "dropped)"}));
+    self->quit();
+  });
   self->request(service, wait, limit_atom::value, std::move(holder), std::move(bytes))
       .then(
-          [self, done](std::vector<char>& reply) {
-            deliver(reply, done);
+          [self, on_answer, answered](std::vector<char>& reply) {
+            if (!std::exchange(*answered, true))
+              on_answer(&reply, nullptr);
             self->quit();
           },
-          [self, done](caf::error& e) {
-            done(std::nullopt,
-                 std::make_exception_ptr(
-                     error{"the limit actor did not answer: " + self->system().render(e)}));
+          [self, on_answer, answered](caf::error& e) {
+            if (!std::exchange(*answered, true))
+              on_answer(nullptr,
+                        std::make_exception_ptr(
+                            error{"the limit actor did not answer: " + self->system().render(e)}));
             self->quit();
           });
   // Keeps the actor until the answer; nothing else is sent to it.
@@ -415,28 +433,49 @@ public:
     auto wait = try_only  ? caf::duration{answer_margin}
                 : timeout ? caf::duration{*timeout + answer_margin}
                           : caf::duration{caf::infinite};
-    host_->system().spawn(
-        ask_once, service_, anchor_->actor.address(), std::move(bytes), wait, std::move(done));
+    host_->system().spawn(ask_once,
+                          service_,
+                          anchor_->actor.address(),
+                          std::move(bytes),
+                          wait,
+                          [done](std::vector<char>* reply, std::exception_ptr failure) {
+                            if (reply)
+                              deliver(*reply, done);
+                            else
+                              done(std::nullopt, failure);
+                          });
   }
 
   void release(std::uint64_t id, std::optional<amounts> usage) noexcept override {
     // Waits for the answer, as a local release is done when it returns: whatever the caller does
     // next (return the call's result, read the statistics) sees the units back.
     try {
-      caf::scoped_actor self{host_->system()};
-      std::string failure;
-      self->request(service_,
-                    caf::duration{answer_margin},
-                    limit_atom::value,
-                    anchor_->actor.address(),
-                    net::encode(net::limit_request{next_id_++, net::limit_release{id, usage}}))
-          .receive(
-              [&](std::vector<char>& answer) {
-                auto reply = net::decode_limit_reply(answer);
-                if (auto* f = std::get_if<net::limit_failure>(&reply.body))
-                  failure = f->message;
-              },
-              [&](caf::error& e) { failure = host_->system().render(e); });
+      auto answer = std::make_shared<std::promise<std::string>>();
+      auto failure_of = answer->get_future();
+      host_->system().spawn(
+          ask_once,
+          service_,
+          anchor_->actor.address(),
+          net::encode(net::limit_request{next_id_++, net::limit_release{id, usage}}),
+          caf::duration{answer_margin},
+          [answer](std::vector<char>* reply, std::exception_ptr e) {
+            std::string failure;
+            try {
+              if (e)
+                std::rethrow_exception(e);
+              auto decoded = net::decode_limit_reply(*reply);
+              if (auto* f = std::get_if<net::limit_failure>(&decoded.body))
+                failure = f->message;
+            } catch (const std::exception& x) {
+              failure = x.what();
+            }
+            answer->set_value(failure);
+          });
+      // Bounded: the request's own timeout, or the holder's end, answers.
+      std::string failure =
+          failure_of.wait_for(answer_margin + std::chrono::seconds{5}) == std::future_status::ready
+              ? failure_of.get()
+              : std::string{"no answer"};
       if (!failure.empty())
         logger("limit")->error("a release failed grant={} error={}", id, failure);
     } catch (const std::exception& e) {

@@ -21,9 +21,7 @@ using internal::as_text;
 using internal::overloaded;
 using internal::to_bytes;
 
-
 // -- encoding -----------------------------------------------------------------
-
 
 capnp::Data::Reader as_data(const std::vector<std::byte>& bytes) {
   return {reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()};
@@ -82,7 +80,6 @@ std::vector<std::vector<char>> pack(std::vector<std::vector<char>> messages, std
   close_run();
   return out;
 }
-
 
 // -- decoding -----------------------------------------------------------------
 

@@ -23,7 +23,6 @@ using internal::as_text;
 using internal::overloaded;
 using internal::to_bytes;
 
-
 // The longest strings a well-formed message holds: names (of nodes, resources, worker types,
 // addresses), secrets (tokens, a host's secret), and prose (why a worker ended, why a request
 // was refused). A peer sending more is broken or hostile.
@@ -32,7 +31,6 @@ constexpr std::size_t max_secret_bytes = 4096;
 constexpr std::size_t max_prose_bytes = 64 * 1024;
 
 // -- encoding -----------------------------------------------------------------
-
 
 void put_ref(s::WorkerRef::Builder out, const worker_ref& in) {
   out.setClient(in.client);
@@ -157,7 +155,6 @@ void put_status(s::Status::Builder out, const cluster_status& in) {
   out.setClients(in.clients);
   out.setUptimeMs(in.uptime_ms);
 }
-
 
 // -- decoding -----------------------------------------------------------------
 

@@ -62,6 +62,8 @@ exception_registry& registry() {
     made->add_from_message<worker_died>();
     made->add_from_message<codec_error>();
     made->add_from_message<message_too_large>();
+    made->add_from_message<auth_error>();
+    made->add_from_message<cluster_unavailable>();
     return made;
   }();
   return *r;

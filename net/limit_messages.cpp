@@ -30,7 +30,6 @@ void put_amounts(capnp::List<s::Amount>::Builder out, const amounts& in) {
   }
 }
 
-
 // -- decoding -----------------------------------------------------------------
 
 // Cap'n Proto reads 8-byte aligned words: copy the bytes into words first.

@@ -7,6 +7,7 @@
 #include "actors/limit_backend.hpp"
 #include "actors/log.hpp"
 #include "runtime/internal/process_host.hpp"
+#include "scheduler/amount.hpp"
 
 #include <concurry/error.hpp>
 
@@ -21,6 +22,9 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <charconv>
@@ -56,7 +60,6 @@ std::uint64_t random_id() {
     id = (static_cast<std::uint64_t>(device()) << 32) ^ device();
   return id;
 }
-
 
 std::string env_or(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
@@ -99,6 +102,10 @@ net::cluster_message ask_once(caf::actor_system& system,
 }
 
 caf::actor reach_head(caf::actor_system& system, const cluster_address& where) {
+  // CAF's connect waits as long as the peer takes to greet it: a frozen head, or a port that
+  // is no head, would hold it for ever.
+  if (auto why = head_greets(where.host, where.port, head_greeting_timeout))
+    throw unavailable(where, *why);
   auto head = system.middleman().remote_actor(where.host, where.port);
   if (!head)
     throw unavailable(where, "cannot connect: " + system.render(head.error()));
@@ -133,7 +140,6 @@ struct private_cluster {
 
 std::mutex private_mutex;
 std::unique_ptr<private_cluster> private_instance; // guarded
-
 
 // Starts the head here and the node as this program again; returns the head's address and token.
 std::pair<std::string, std::string>
@@ -193,6 +199,55 @@ start_private_cluster(std::shared_ptr<actors::actor_host> host) {
 } // namespace
 
 // -- addresses and the admin requests -------------------------------------------------------------
+
+std::optional<std::string>
+head_greets(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0)
+    return std::string{"cannot resolve "} + host + ": " + ::gai_strerror(rc);
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard{found, ::freeaddrinfo};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left_ms = [&] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<std::int64_t>(left.count(), 0));
+  };
+  std::string why = "no address";
+  for (auto* a = found; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0)
+      continue;
+    std::unique_ptr<int, void (*)(int*)> closer{&fd, [](int* f) { ::close(*f); }};
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
+      why = std::string{"cannot connect: "} + std::strerror(errno);
+      continue;
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, left_ms()) <= 0) {
+      why = "no connection within " + std::to_string(timeout.count()) + " ms";
+      continue;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      why = std::string{"cannot connect: "} + std::strerror(err);
+      continue;
+    }
+    // A live CAF node sends its handshake as soon as it accepts.
+    p = {fd, POLLIN, 0};
+    if (::poll(&p, 1, left_ms()) <= 0) {
+      why = "it accepted the connection but did not greet within " +
+            std::to_string(timeout.count()) + " ms (a frozen head, or no head on that port)";
+      continue;
+    }
+    return std::nullopt;
+  }
+  return why;
+}
 
 cluster_address parse_cluster_address(const std::string& text) {
   auto colon = text.rfind(':');
@@ -264,13 +319,19 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
       caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   }
 
-  // Fails every request in flight: the head is gone.
-  void lost(const std::string& why) {
+  // Fails every request in flight: the head is gone. `from` is the actor of the session that
+  // saw it; an older session's word is old news.
+  void lost(const caf::actor_addr& from, const std::string& why) {
     std::map<std::uint64_t, answer_fn> failed;
+    std::vector<pool_events> told;
     bool was_connected = false;
     {
       std::lock_guard guard{mutex};
+      if (from != actor.address())
+        return;
       was_connected = is_connected;
+      for (auto& [id, e] : pools)
+        told.push_back(e);
       is_connected = false;
       failed.swap(asks);
       // A head that comes back has none of the limit actors of the old one.
@@ -283,6 +344,9 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
           "lost the cluster head address={}:{} why={}", where.host, where.port, why);
     for (auto& [id, done] : failed)
       done(std::nullopt, std::make_exception_ptr(unavailable(where, why)));
+    for (auto& e : told)
+      if (e.on_disconnected)
+        e.on_disconnected();
     start_reconnecting();
   }
 
@@ -329,9 +393,11 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     self->set_exception_handler(actors::log_exception);
     self->monitor(head_actor);
     std::weak_ptr<impl> weak = weak_from_this();
-    self->set_down_handler([weak](caf::down_msg& down) {
+    // A session ends with its head: the actor quits, and a new session gets a new one.
+    self->set_down_handler([weak, self](caf::down_msg& down) {
       if (auto me = weak.lock())
-        me->lost("the connection dropped (" + to_string(down.reason) + ")");
+        me->lost(self->address(), "the connection dropped (" + to_string(down.reason) + ")");
+      self->quit();
     });
     self->delayed_send(self, ping_interval, ping_atom::value);
     auto decode_reply = [](const std::vector<char>& bytes)
@@ -352,8 +418,9 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
                   },
                   [self, weak](caf::error&) {
                     if (auto me = weak.lock())
-                      me->lost("no answer to a ping within " +
-                               std::to_string(ping_timeout.count()) + " ms");
+                      me->lost(self->address(),
+                               "no answer to a ping within " +
+                                   std::to_string(ping_timeout.count()) + " ms");
                     self->quit();
                   });
         },
@@ -732,6 +799,17 @@ actors::node_options private_node_options(const std::string& text, pid_t& parent
   return options;
 }
 
+// A non-negative amount such as 2 or 0.5, in steps of 0.0001; config_error naming `what`.
+double parse_amount(const std::string& text, const std::string& what) {
+  try {
+    return scheduler::amount::parse(text, what).to_double();
+  } catch (const config_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw config_error{what + " is not an amount: '" + text + "'"};
+  }
+}
+
 // CONCURRY_NODE=1: this program as a node of the cluster at CONCURRY_ADDRESS, with
 // CONCURRY_TOKEN, CONCURRY_NUM_CPUS, CONCURRY_RESOURCES ("gpu=1,accel=8") and
 // CONCURRY_NODE_NAME.
@@ -744,7 +822,7 @@ actors::node_options application_node_options() {
   options.name = env_or("CONCURRY_NODE_NAME", "");
   options.num_cpus = std::max(1u, std::thread::hardware_concurrency());
   if (auto cpus = env_or("CONCURRY_NUM_CPUS", ""); !cpus.empty())
-    options.num_cpus = std::stod(cpus);
+    options.num_cpus = parse_amount(cpus, "CONCURRY_NUM_CPUS");
   auto resources = env_or("CONCURRY_RESOURCES", "");
   std::size_t start = 0;
   while (start < resources.size()) {
@@ -755,7 +833,8 @@ actors::node_options application_node_options() {
     auto eq = item.find('=');
     if (eq == std::string::npos)
       throw config_error{"CONCURRY_RESOURCES is name=amount,...; got '" + item + "'"};
-    options.resources[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
+    options.resources[item.substr(0, eq)] =
+        parse_amount(item.substr(eq + 1), "CONCURRY_RESOURCES " + item.substr(0, eq));
   }
   return options;
 }
@@ -788,6 +867,14 @@ void run_private_node_if_requested(const std::string& log_level) {
     std::fflush(nullptr);
     ::_exit(2);
   }
+  // Before any thread starts: SIGTERM and SIGINT then reach only the thread that waits for
+  // them (every thread started later inherits the mask).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (!is_private)
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   int code = 0;
   {
     auto host = actors::actor_host::start(2);
@@ -809,16 +896,10 @@ void run_private_node_if_requested(const std::string& log_level) {
     } else {
       static actors::cluster_node* running = nullptr;
       running = node.get();
-      // NOTE: a signal thread of its own would be tidier; SIGTERM and SIGINT only ask the node
-      // to stop, from a thread that waits for them.
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGTERM);
-      sigaddset(&set, SIGINT);
-      pthread_sigmask(SIG_BLOCK, &set, nullptr);
-      std::thread{[set] {
+      // SIGTERM and SIGINT ask the node to stop, from a thread that waits for them.
+      std::thread{[stop_signals] {
         int sig = 0;
-        sigwait(&set, &sig);
+        sigwait(&stop_signals, &sig);
         running->request_stop();
       }}.detach();
     }

@@ -24,7 +24,6 @@ constexpr std::chrono::seconds exit_report_wait{1};
 // head.
 constexpr std::chrono::seconds kill_report_wait{5};
 
-
 } // namespace
 
 struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
@@ -47,6 +46,7 @@ struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
   std::shared_ptr<cluster_client> client;
   process_hosts::events handlers;
   cluster_pool_options options;
+  std::function<void()> on_unavailable;
   std::string secret = random_secret();
   std::unique_ptr<actors::host_listener> listener;
 
@@ -102,6 +102,22 @@ struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
     }
     w.at = phase::idle;
     return e;
+  }
+
+  // True (and the worker waits) when `e` says the head is unavailable.
+  bool keep_waiting(int worker, std::uint64_t generation, const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const cluster_unavailable&) {
+    } catch (...) {
+      return false;
+    }
+    std::lock_guard guard{mutex};
+    auto& w = workers[worker];
+    if (w.generation != generation || w.at != phase::asking)
+      return false;
+    w.at = phase::waiting;
+    return true;
   }
 
   std::uint64_t begin_start(int worker) {
@@ -203,6 +219,13 @@ struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
                     auto self = weak.lock();
                     if (!self)
                       return;
+                    // The head is gone: the worker waits for it to come back (on_reconnected
+                    // asks again), and the pool hears that it is gone.
+                    if (e && self->keep_waiting(worker, generation, e)) {
+                      if (self->on_unavailable)
+                        self->on_unavailable();
+                      return;
+                    }
                     if (auto failure = self->take_answer(worker, generation, reply, e))
                       if (self->handlers.on_start_failed) {
                         std::string why = "unknown";
@@ -245,9 +268,11 @@ struct cluster_hosts::impl : std::enable_shared_from_this<cluster_hosts::impl> {
 cluster_hosts::cluster_hosts(std::shared_ptr<actors::actor_host> host,
                              std::shared_ptr<cluster_client> client,
                              process_hosts::events handlers,
-                             cluster_pool_options options)
+                             cluster_pool_options options,
+                             std::function<void()> on_unavailable)
     : impl_{std::make_shared<impl>()} {
   auto& s = *impl_;
+  s.on_unavailable = std::move(on_unavailable);
   s.host = std::move(host);
   s.client = std::move(client);
   s.handlers = std::move(handlers);
@@ -318,6 +343,10 @@ cluster_hosts::cluster_hosts(std::shared_ptr<actors::actor_host> host,
   events.on_reconnected = [weak] {
     if (auto self = weak.lock())
       self->on_reconnected();
+  };
+  events.on_disconnected = [weak] {
+    if (auto self = weak.lock(); self && self->on_unavailable)
+      self->on_unavailable();
   };
   s.client->add_pool(s.options.pool_id, std::move(events));
 }

@@ -446,6 +446,7 @@ void pool_core::dispatch_to(std::size_t worker, call_node& call) noexcept {
     return run_inline(call);
   if (spec_.on_demand)
     return dispatch_on_demand(call);
+  call.pinned = true;
   if (process_)
     return process_->dispatch(worker, call);
   runners_[worker]->dispatch(call);

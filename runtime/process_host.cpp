@@ -119,7 +119,6 @@ std::vector<std::string> program_arguments() {
   return args;
 }
 
-
 // -- the child's view of CONCURRY_WORKER_HOST ---------------------------------------------------
 
 // port=<p>,worker=<w>,parent=<pid>,fd=<n>,secret=<hex>, then optionally (cluster mode)
@@ -203,7 +202,6 @@ std::vector<std::string> child_environment(const std::string& value) {
   env.push_back(prefix + value);
   return env;
 }
-
 
 } // namespace
 

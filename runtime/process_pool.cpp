@@ -446,14 +446,17 @@ public:
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
 
   /// The calls waiting for this worker, which is not built yet, taken out (for a worker that
-  /// is built); counted as finished here.
+  /// is built), but for those pinned to it; counted as finished here.
   std::deque<detail::call_node*> take_waiting_calls() {
     std::deque<detail::call_node*> taken;
     {
       std::lock_guard lock{mutex_};
       if (phase_ != phase::starting || sending_ != 0)
         return taken;
-      taken.swap(pending_);
+      std::deque<detail::call_node*> kept;
+      for (auto* call : pending_)
+        (call->pinned ? kept : taken).push_back(call);
+      pending_.swap(kept);
     }
     finished.fetch_add(taken.size(), std::memory_order_release);
     return taken;
@@ -913,8 +916,13 @@ void process_pool::open_hosts() {
             : std::chrono::nanoseconds{0};
     limits_ = std::make_unique<process_limits>(
         spec_, [this](const std::vector<limit_set>& sets) { return cluster_->limit_actors(sets); });
-    hosts_ =
-        std::make_unique<cluster_hosts>(host_, cluster_, std::move(events), std::move(options));
+    std::weak_ptr<process_pool> weak = weak_from_this();
+    hosts_ = std::make_unique<cluster_hosts>(
+        host_, cluster_, std::move(events), std::move(options), [weak] {
+          delivering_scope event;
+          if (auto self = weak.lock())
+            self->on_cluster_unavailable();
+        });
     return;
   }
   process_host_options options;
@@ -1027,7 +1035,7 @@ void process_pool::dispatch(std::size_t i, detail::call_node& call) noexcept {
   auto n = workers_.size();
   // A cluster worker still looking for room (or being replaced) leaves its calls to a built
   // one, when there is one.
-  if (spec_.mode == mode::cluster && n > 0 && !workers_[i % n]->ready())
+  if (spec_.mode == mode::cluster && !call.pinned && n > 0 && !workers_[i % n]->ready())
     for (std::size_t k = 1; k < n; ++k)
       if (workers_[(i + k) % n]->ready()) {
         i = (i + k) % n;
@@ -1038,6 +1046,16 @@ void process_pool::dispatch(std::size_t i, detail::call_node& call) noexcept {
     auto& w = *workers_[(i + k) % n];
     if (w.ended())
       continue;
+    // With the head gone, a worker without a host will not get one: the call fails now
+    // rather than wait for a placement that cannot happen.
+    if (spec_.mode == mode::cluster && !w.ready() && cluster_ && !cluster_->connected() &&
+        hosts_->is_waiting(w.slot()) && !any_ready()) {
+      call.state().fail(std::make_exception_ptr(cluster_unavailable{
+          "no worker of the pool of " + spec_.worker_name +
+          " has a host, and the cluster head that would place one is unavailable"}));
+      call.state().release();
+      return;
+    }
     w.dispatched.fetch_add(1, std::memory_order_relaxed);
     return w.enqueue(call);
   }
@@ -1046,6 +1064,26 @@ void process_pool::dispatch(std::size_t i, detail::call_node& call) noexcept {
                                           " died and used its replacements (max_restarts " +
                                           std::to_string(spec_.max_restarts) + ")"}));
   call.state().release();
+}
+
+bool process_pool::any_ready() const noexcept {
+  return std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->ready(); });
+}
+
+void process_pool::on_cluster_unavailable() {
+  if (any_ready())
+    return take_calls_of_waiting_workers();
+  for (auto& w : workers_) {
+    if (w->ended() || !hosts_->is_waiting(w->slot()))
+      continue;
+    for (auto* call : w->take_waiting_calls()) {
+      call->state().fail(std::make_exception_ptr(cluster_unavailable{
+          "the worker of the pool of " + spec_.worker_name +
+          " that this call waited for has no host, and the cluster head that would place one "
+          "is unavailable"}));
+      call->state().release();
+    }
+  }
 }
 
 void process_pool::take_calls_of_waiting_workers() {

@@ -42,6 +42,8 @@ public:
     std::function<void(const net::worker_exited&)> on_lost;
     /// The connection to the head came back: workers that wait must be asked for again.
     std::function<void()> on_reconnected;
+    /// The head is gone (it is tried again every second).
+    std::function<void()> on_disconnected;
   };
 
   /// The connection to the head at `address` with `token` (empty: CONCURRY_ADDRESS and

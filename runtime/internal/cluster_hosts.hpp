@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,10 +29,13 @@ struct cluster_pool_options {
 /// when the head cannot be asked.
 class cluster_hosts final : public host_set {
 public:
+  /// `on_unavailable` runs when the head is gone: workers that wait for room stay waiting
+  /// (they are asked for again when it is back), and the pool decides about their calls.
   cluster_hosts(std::shared_ptr<actors::actor_host> host,
                 std::shared_ptr<cluster_client> client,
                 process_hosts::events handlers,
-                cluster_pool_options options);
+                cluster_pool_options options,
+                std::function<void()> on_unavailable);
   /// Lets every worker go at the head, and closes the listener.
   ~cluster_hosts() override;
 

@@ -68,8 +68,13 @@ public:
   [[nodiscard]] std::size_t size() const noexcept { return workers_.size(); }
 
   /// Sends the call to worker `i` (taking the queue's reference); to the next live worker when
-  /// `i` died for good, and fails it with worker_died when none is left.
+  /// `i` died for good, and fails it with worker_died when none is left. In cluster mode an
+  /// unpinned call goes to a built worker rather than to one still waiting for room.
   void dispatch(std::size_t i, detail::call_node& call) noexcept;
+
+  /// Cluster mode: the head is gone. Calls waiting in workers that have no host go to built
+  /// workers, or fail with cluster_unavailable when there are none.
+  void on_cluster_unavailable();
 
   /// How a call that must move (its worker died, or it waits for another attempt) finds a
   /// worker: the pool's load balancer. Set before start().
@@ -108,6 +113,7 @@ private:
 
   void open_hosts();
   process_hosts::events host_events();
+  [[nodiscard]] bool any_ready() const noexcept;
   // The worker count of a cluster pool with max_workers 0: as many as fit now.
   std::size_t cluster_fit();
 

@@ -399,8 +399,11 @@ TEST_CASE("a client that disconnects has its workers stopped and their resources
                      {"CONCURRY_ADDRESS=" + c.address(), "CONCURRY_TOKEN=" + c.token},
                      true);
   auto text = read_until(probe.out, "ready", 20s);
+  // The worker's line travels apart from the call's result, and may come after it.
+  if (text.find("hello from a worker") == std::string::npos)
+    text += read_until(probe.out, "hello from a worker", 5s);
   ::close(probe.out);
-  CHECK(text.find("] hello from a worker") != std::string::npos);
+  CHECK_MESSAGE(text.find("] hello from a worker") != std::string::npos, text);
   CHECK(text.find("[Worker 0 pid ") != std::string::npos);
   REQUIRE(c.workers_on("n1") == 2);
   ::kill(probe.pid, SIGKILL);
@@ -504,4 +507,62 @@ TEST_CASE("concurry stop drains the cluster: the nodes and the head exit") {
   CHECK(wait_exit(c.head.pid, 10s) == 0);
   ::close(c.head.out);
   c.head = {};
+}
+
+TEST_CASE("a broadcast reaches every placed worker once, not a waiting worker's call elsewhere") {
+  test_cluster c;
+  auto gpu = c.add_node("gpu-node", 2, "gpu=1");
+  auto pool = c.options<locator>().max_workers(2).resources({{"gpu", 1}}).init();
+  auto calls = pool.broadcast(&locator::node_pid);
+  REQUIRE(calls.size() == 2);
+  int done = 0;
+  for (auto& f : calls)
+    if (f.wait_for(1s))
+      done += f.result() == gpu ? 1 : 0;
+  // One worker is placed and answers; the other waits for a node with a free gpu.
+  CHECK(done == 1);
+  CHECK(pool.worker_stats(0).total_calls + pool.worker_stats(1).total_calls == 2);
+}
+
+TEST_CASE("with the head gone, a cluster-wide limit fails with cluster_unavailable instead of "
+          "waiting for ever") {
+  test_cluster c;
+  c.add_node("n1", 4);
+  auto pool = c.options<locator>().max_workers(2).limits({concurry::call_limit{60s, 2}}).init();
+  // The budget of 2 per minute is spent; the next calls wait at the head.
+  CHECK_NOTHROW(pool.call(&locator::limited).result(10s));
+  CHECK_NOTHROW(pool.call(&locator::limited).result(10s));
+  auto waiting = pool.call(&locator::limited);
+  CHECK_FALSE(waiting.wait_for(300ms));
+  auto t0 = std::chrono::steady_clock::now();
+  c.kill_head();
+  CHECK_THROWS_AS(waiting.result(10s), concurry::cluster_unavailable);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
+TEST_CASE("a frozen head makes status and a new pool fail within seconds, not hang") {
+  test_cluster c;
+  c.add_node("n1", 1);
+  REQUIRE(::kill(c.head.pid, SIGSTOP) == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS((void)c.status(), concurry::cluster_unavailable);
+  CHECK_THROWS_AS((void)c.options<locator>().max_workers(1).init(), concurry::cluster_unavailable);
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  ::kill(c.head.pid, SIGCONT);
+}
+
+TEST_CASE("a client whose head was restarted still exits") {
+  test_cluster c;
+  c.add_node("n1", 3);
+  auto port = c.port;
+  auto probe = spawn(
+      {CONCURRY_CLUSTER_CLIENT_PROBE},
+      {"CONCURRY_ADDRESS=" + c.address(), "CONCURRY_TOKEN=" + c.token, "CONCURRY_PROBE_SECONDS=4"},
+      true);
+  auto text = read_until(probe.out, "ready", 20s);
+  REQUIRE(text.find("ready") != std::string::npos);
+  c.kill_head();
+  c.start_head(port);
+  CHECK(wait_exit(probe.pid, 20s) == 0);
+  ::close(probe.out);
 }

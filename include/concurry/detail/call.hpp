@@ -46,6 +46,8 @@ public:
   std::uint32_t method_index = unlisted_method;
   /// Attempts started so far.
   std::uint32_t attempt = 0;
+  /// For one worker itself (a broadcast's call): it never moves to another worker.
+  bool pinned = false;
   /// When the first attempt started, on the retry plan's clock (only with a plan).
   clock::time_point started{};
   /// Results that validators rejected, kept for retry_validation_error.
