@@ -1,7 +1,7 @@
-// What cluster_bench's peers need to run child processes: an owned child that is killed and
+// What the benchmarks' peers need to run child processes: an owned child that is killed and
 // reaped however the benchmark ends, an owned file descriptor, pipes, fork+exec of a program
-// that dies with this process, and reading a line with a deadline. Written for process_pool_bench
-// first (which keeps its own copy for now); header-only, inline, for the benchmarks alone.
+// that dies with this process, and reading a line with a deadline. Shared by process_pool_bench
+// and cluster_bench; header-only, inline, for the benchmarks alone.
 #pragma once
 
 #include <fcntl.h>
@@ -160,6 +160,19 @@ inline std::string find_in_path(const std::string& name) {
   return {};
 }
 
+/// Forks a child that dies with this process. Returns its pid in the parent and 0 in the child,
+/// which may make only async-signal-safe calls (the parent has other threads) until it execs or
+/// exits.
+inline pid_t fork_child() {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0)
+    throw std::runtime_error(system_error_text("fork"));
+  if (pid == 0)
+    die_with_parent(parent);
+  return pid;
+}
+
 /// Starts `program` with `args` (argv[0] first) and this environment; its stdin and stdout are
 /// `in` and `out`, its stderr is this process's. It dies with this process.
 inline child_process
@@ -168,13 +181,8 @@ spawn_child(const std::string& program, std::vector<std::string> args, int in, i
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error(system_error_text("fork"));
+  const pid_t pid = fork_child();
   if (pid == 0) {
-    // Only async-signal-safe calls from here to exec: the parent has other threads.
-    die_with_parent(parent);
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0)
       ::_exit(126);
     ::execv(program.c_str(), argv.data());

@@ -32,9 +32,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <set>
 #include <stdexcept>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -78,8 +78,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using peer_measure::clock_type;
-using peer_measure::fixed;
-using peer_measure::grouped;
 using peer_measure::peer_figures;
 
 /// Decimals of the microsecond figures this benchmark prints.
@@ -164,8 +162,9 @@ auto start_pool(const Builder& builder) {
 /// `queued`: max_queued_tasks per worker; empty for cluster mode's default (3, as in concurry's
 /// and Ray's actor pools), which caps a pool of 2 at 6 calls in flight whatever the caller does.
 peer_figures bench_concurry(const bench_config& cfg, std::optional<std::size_t> queued) {
-  const std::string name = queued ? "concurry cluster pool (2), " + std::to_string(*queued) + " queued"
-                                  : std::string{"concurry cluster pool (2), default 3 queued"};
+  const std::string name = queued
+                               ? "concurry cluster pool (2), " + std::to_string(*queued) + " queued"
+                               : std::string{"concurry cluster pool (2), default 3 queued"};
   auto builder =
       increment_worker::options().mode(concurry::mode::cluster).max_workers(2).stop_timeout(10s);
   auto pool = start_pool(queued ? builder.max_queued_tasks(*queued) : builder);
@@ -252,46 +251,6 @@ void print_run_header(const bench_config& cfg) {
   std::fflush(stdout);
 }
 
-/// `windows[i]` is the calls in flight of `rows[i]`'s pipelined runs.
-void print_table(const std::vector<peer_figures>& rows, const std::vector<std::size_t>& windows) {
-  const auto* concurry = peer_measure::find_row(rows, "concurry");
-  const std::string rule(116, '-');
-  std::printf("\n%s\n", rule.c_str());
-  std::printf("%-36s | %11s | %11s | %17s | %9s | %10s | %10s\n",
-              "name",
-              "seq p50 us",
-              "seq p99 us",
-              "pipelined calls/s",
-              "in flight",
-              "c / pipe",
-              "c / p50");
-  std::printf("%s\n", rule.c_str());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    const std::string name = r.name + (r.truncated ? " *" : "");
-    if (!r.measured) {
-      std::printf("%-36s | FAILED: %s\n", name.c_str(), r.failure.c_str());
-      continue;
-    }
-    std::string pipe_ratio = "n/a", p50_ratio = "n/a";
-    if (concurry) {
-      pipe_ratio = fixed(concurry->pipelined_calls_per_s / r.pipelined_calls_per_s, 2);
-      p50_ratio = fixed(concurry->seq_p50_us / r.seq_p50_us, 2);
-    }
-    std::printf("%-36s | %11s | %11s | %17s | %9zu | %10s | %10s\n",
-                name.c_str(),
-                fixed(r.seq_p50_us, us_decimals).c_str(),
-                fixed(r.seq_p99_us, us_decimals).c_str(),
-                grouped(r.pipelined_calls_per_s).c_str(),
-                windows[i],
-                pipe_ratio.c_str(),
-                p50_ratio.c_str());
-  }
-  std::printf("%s\n", rule.c_str());
-  std::printf("c / pipe: concurry's pipelined calls/s / this row's; c / p50: concurry's p50 / this "
-              "row's.\n* = cut short by the time limit.\n");
-}
-
 void print_usage() {
   std::printf(
       "usage: cluster_bench [--quick] [--no-dask] [--only <rows>]\n"
@@ -330,13 +289,8 @@ int main(int argc, char** argv) try {
       dask = false;
     } else if (arg == "--only" && i + 1 < argc) {
       only = argv[++i];
-    } else if (arg == "--help" || arg == "-h") {
-      print_usage();
-      return 0;
     } else {
-      std::fprintf(stderr, "cluster_bench: unknown argument '%s'\n", argv[i]);
-      print_usage();
-      return 2;
+      return peer_measure::answer_other_argument("cluster_bench", arg, print_usage);
     }
   }
   if (!only.empty() && !parse_rows(only, cfg.rows)) {
@@ -374,7 +328,8 @@ int main(int argc, char** argv) try {
   const auto seconds = std::chrono::duration<double>(clock_type::now() - start).count();
 
   if (!rows.empty())
-    print_table(rows, windows);
+    peer_measure::print_ratio_table(
+        rows, peer_measure::find_row(rows, "concurry"), /*name_width=*/36, us_decimals, windows);
   if (cfg.wants("limit")) {
     if (limit.measured)
       std::printf("\ncluster-wide limit acquisition (shared call limit, %zu acquisitions timed in "

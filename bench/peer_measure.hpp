@@ -1,7 +1,8 @@
-// What thread_pool_bench and process_pool_bench share: the figures of one peer, the sequential
-// and the pipelined measurement (generic over how a peer starts a call and waits for it), the
-// runner that turns a failed peer into a row, the parser of the Python peers' result lines,
-// number formatting and the watchdog. Each benchmark keeps its own peers, table and verdicts.
+// What the peer benchmarks (thread_pool_bench, process_pool_bench, cluster_bench) share: the
+// figures of one peer, the sequential and the pipelined measurement (generic over how a peer
+// starts a call and waits for it), the runner that turns a failed peer into a row, the parser of
+// the Python peers' result lines, number formatting, the table of ratios to concurry, the answer
+// to an unknown argument and the watchdog. Each benchmark keeps its own peers and verdicts.
 //
 // Every peer runs the same call, x + 1, under a method name the benchmark chooses.
 
@@ -329,6 +330,72 @@ inline const peer_figures* find_row(const std::vector<peer_figures>& rows,
     if (r.measured && std::string_view{r.name}.substr(0, prefix.size()) == prefix)
       return &r;
   return nullptr;
+}
+
+/// Prints `rows` as a table with their ratios to `concurry` (null when concurry was not
+/// measured: the ratios are n/a). Names take `name_width` characters, microseconds `decimals`
+/// decimals; a non-empty `windows` adds the column of calls in flight, `windows[i]` for `rows[i]`.
+inline void print_ratio_table(const std::vector<peer_figures>& rows,
+                              const peer_figures* concurry,
+                              int name_width,
+                              int decimals,
+                              const std::vector<std::size_t>& windows = {}) {
+  // The header: name, 3 figures, the optional window, 2 ratios, " | " between them.
+  const bool with_windows = !windows.empty();
+  const std::string rule(static_cast<std::size_t>(name_width) + (with_windows ? 86 : 74), '-');
+  std::printf("\n%s\n", rule.c_str());
+  std::printf("%-*s | %11s | %11s | %17s",
+              name_width,
+              "name",
+              "seq p50 us",
+              "seq p99 us",
+              "pipelined calls/s");
+  if (with_windows)
+    std::printf(" | %9s", "in flight");
+  std::printf(" | %10s | %10s\n%s\n", "c / pipe", "c / p50", rule.c_str());
+
+  // A line per row.
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    const std::string name = r.name + (r.truncated ? " *" : "");
+    if (!r.measured) {
+      std::printf("%-*s | FAILED: %s\n", name_width, name.c_str(), r.failure.c_str());
+      continue;
+    }
+    std::string pipe_ratio = "n/a", p50_ratio = "n/a";
+    if (concurry) {
+      pipe_ratio = fixed(concurry->pipelined_calls_per_s / r.pipelined_calls_per_s, 2);
+      p50_ratio = fixed(concurry->seq_p50_us / r.seq_p50_us, 2);
+    }
+    std::printf("%-*s | %11s | %11s | %17s",
+                name_width,
+                name.c_str(),
+                fixed(r.seq_p50_us, decimals).c_str(),
+                fixed(r.seq_p99_us, decimals).c_str(),
+                grouped(r.pipelined_calls_per_s).c_str());
+    if (with_windows)
+      std::printf(" | %9zu", windows[i]);
+    std::printf(" | %10s | %10s\n", pipe_ratio.c_str(), p50_ratio.c_str());
+  }
+
+  // The legend.
+  std::printf("%s\n", rule.c_str());
+  std::printf("c / pipe: concurry's pipelined calls/s / this row's; c / p50: concurry's p50 / this "
+              "row's.\n* = cut short by the time limit.\n");
+}
+
+/// Answers an argument that no option of `program` takes, and returns main's exit status: 0 for
+/// --help or -h, after the usage; 2 for anything else, after an error line and the usage.
+[[nodiscard]] inline int
+answer_other_argument(const char* program, std::string_view arg, void (*print_usage)()) {
+  if (arg == "--help" || arg == "-h") {
+    print_usage();
+    return 0;
+  }
+  std::fprintf(
+      stderr, "%s: unknown argument '%.*s'\n", program, static_cast<int>(arg.size()), arg.data());
+  print_usage();
+  return 2;
 }
 
 /// Whether a C++ peer failed (a wrong result or an exception). Python is only a reference: its

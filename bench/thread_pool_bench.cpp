@@ -398,13 +398,8 @@ int main(int argc, char** argv) try {
       cfg = quick_config();
     } else if (arg == "--no-python") {
       python = false;
-    } else if (arg == "--help" || arg == "-h") {
-      print_usage();
-      return 0;
     } else {
-      std::fprintf(stderr, "thread_pool_bench: unknown argument '%s'\n", argv[i]);
-      print_usage();
-      return 2;
+      return peer_measure::answer_other_argument("thread_pool_bench", arg, print_usage);
     }
   }
   cfg.python = python;
