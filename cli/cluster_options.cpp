@@ -278,8 +278,8 @@ po::options_description cli_only_options(bool with_config) {
   if (with_config)
     add("config",
         po::value<std::string>()->value_name("FILE"),
-        "read options from an INI file (names without dashes: num-cpus = 2); the command line "
-        "wins over it");
+        "read options from an INI file (long names without dashes: `log-level = debug`); the "
+        "command line wins over it");
   add("help,h", "print this help and exit");
   add("version,V", "print the version and exit");
   return desc;
