@@ -162,9 +162,8 @@ auto start_pool(const Builder& builder) {
 /// `queued`: max_queued_tasks per worker; empty for cluster mode's default (3, as in concurry's
 /// and Ray's actor pools), which caps a pool of 2 at 6 calls in flight whatever the caller does.
 peer_figures bench_concurry(const bench_config& cfg, std::optional<std::size_t> queued) {
-  const std::string name = queued
-                               ? "concurry cluster pool (2), " + std::to_string(*queued) + " queued"
-                               : std::string{"concurry cluster pool (2), default 3 queued"};
+  const std::string name = queued ? "concurry cluster (2), " + std::to_string(*queued) + " queued"
+                                  : std::string{"concurry cluster (2), 3 queued"};
   auto builder =
       increment_worker::options().mode(concurry::mode::cluster).max_workers(2).stop_timeout(10s);
   auto pool = start_pool(queued ? builder.max_queued_tasks(*queued) : builder);
