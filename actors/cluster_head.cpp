@@ -162,13 +162,16 @@ struct cluster_head::impl {
     auto& w = workers.at(ref);
     if (!warned_infeasible.insert(kind_of(w)).second)
       return;
+    std::string asks = "cpu=" + scheduler::amount::from_units(w.demand.cpu_units).to_string();
+    for (auto& r : w.demand.resources)
+      asks += " " + r.name + "=" + scheduler::amount::from_units(r.units).to_string();
+    if (!w.demand.node.empty())
+      asks += " node=" + w.demand.node;
     logger("head")->warn("a worker fits on no node of the cluster, even an empty one; it waits "
-                         "for a node that can hold it type={} cpu_units={} resources={} "
-                         "strategy_node={}",
+                         "for a node that can hold it (one warning per kind of worker) type={} "
+                         "asks=[{}]",
                          w.worker_type,
-                         w.demand.cpu_units,
-                         w.demand.resources.size(),
-                         w.demand.node);
+                         asks);
   }
 
   // Forgets a worker whose host ended (or that never had one): its resources go back, and the

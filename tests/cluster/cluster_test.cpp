@@ -290,7 +290,8 @@ TEST_CASE("a pool of 4 across two nodes with a shared call limit of 20 per secon
   CHECK(s.limits[0].capacity == 20);
 }
 
-TEST_CASE("a node killed with SIGKILL during 20 calls with num_retries 1: all 20 succeed") {
+TEST_CASE("a node killed with SIGKILL during 20 calls with num_retries 1: all 20 succeed, and the "
+          "node rejoins when started again") {
   test_cluster c;
   auto n1 = c.add_node("n1", 4);
   auto n2 = c.add_node("n2", 4);
@@ -314,6 +315,10 @@ TEST_CASE("a node killed with SIGKILL during 20 calls with num_retries 1: all 20
   CHECK(concurry_test::eventually([&] { return c.workers_on("n2") == 4; }));
   CHECK(pool.call(&locator::node_pid).result(10s) == n2);
   CHECK(pool.stats().restarts >= 1);
+  // A node started again under its name rejoins.
+  ::waitpid(n1, nullptr, 0);
+  c.add_node("n1", 4);
+  CHECK(c.status().nodes.size() == 2);
 }
 
 TEST_CASE("a node frozen with SIGSTOP is declared dead within 3 s; its running call fails with "
