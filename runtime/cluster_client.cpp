@@ -408,6 +408,15 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
         return {std::nullopt, std::current_exception()};
       }
     };
+    // What an ask that got no answer from the head ends with.
+    auto fail_ask = [self, weak](std::uint64_t ask) {
+      return [self, weak, ask](caf::error& e) {
+        if (auto me = weak.lock())
+          me->answer(ask,
+                     std::nullopt,
+                     std::make_exception_ptr(unavailable(me->where, self->system().render(e))));
+      };
+    };
     return {
         [self, head_actor, weak](ping_atom) {
           self->request(
@@ -424,7 +433,7 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
                     self->quit();
                   });
         },
-        [self, head_actor, weak, decode_reply](
+        [self, head_actor, weak, decode_reply, fail_ask](
             ask_atom, std::uint64_t ask, std::vector<char>& bytes) {
           self->request(head_actor, answer_timeout, actors::cluster_atom::value, std::move(bytes))
               .then(
@@ -434,28 +443,17 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
                       me->answer(ask, std::move(message), e);
                     }
                   },
-                  [self, weak, ask](caf::error& e) {
-                    if (auto me = weak.lock())
-                      me->answer(ask,
-                                 std::nullopt,
-                                 std::make_exception_ptr(
-                                     unavailable(me->where, self->system().render(e))));
-                  });
+                  fail_ask(ask));
         },
-        [self, head_actor, weak](ask_limits_atom, std::uint64_t ask, std::vector<char>& bytes) {
+        [self, head_actor, fail_ask, weak](
+            ask_limits_atom, std::uint64_t ask, std::vector<char>& bytes) {
           self->request(head_actor, answer_timeout, actors::cluster_atom::value, std::move(bytes))
               .then(
                   [weak, ask](std::vector<caf::actor>& handles) {
                     if (auto me = weak.lock())
                       me->answer_limits(ask, std::move(handles));
                   },
-                  [self, weak, ask](caf::error& e) {
-                    if (auto me = weak.lock())
-                      me->answer(ask,
-                                 std::nullopt,
-                                 std::make_exception_ptr(
-                                     unavailable(me->where, self->system().render(e))));
-                  });
+                  fail_ask(ask));
         },
         [weak](actors::cluster_atom, const std::vector<char>& bytes) {
           auto me = weak.lock();
