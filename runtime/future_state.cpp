@@ -66,7 +66,14 @@ bool future_state_base::cancel() noexcept {
       return true;
     }
   }
-  return false;
+  // A running coroutine stops at its next suspension point; its future is cancelled now, as an
+  // asyncio task's is.
+  if ((w & status_mask) != status_running || !interruptible() || !claim())
+    return false;
+  error_ = std::make_exception_ptr(cancelled_error{"the call was cancelled while it ran"});
+  publish(status_cancelled);
+  interrupt();
+  return true;
 }
 
 void future_state_base::wait() const noexcept {

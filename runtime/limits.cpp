@@ -90,6 +90,12 @@ struct acquisition_access {
     a.grant_ = grant;
     return a;
   }
+  /// A request made inside a coroutine, to be co_awaited.
+  static acquisition pending(std::shared_ptr<pending_grant> p) {
+    acquisition a;
+    a.pending_ = std::move(p);
+    return a;
+  }
 };
 
 struct limit_pool_state {
@@ -233,29 +239,94 @@ bool is_remote(const limit_set_state& s) {
   return s.remote && !s.entries.empty();
 }
 
-// Starts an acquisition through `start(done)` and waits for `done`.
+} // namespace
+
+namespace detail {
+/// A request whose grant is still to come: waited for by a thread, or co_awaited.
+struct pending_grant {
+  std::mutex mutex;
+  std::condition_variable signal;
+  bool done = false;
+  acquisition granted;
+  std::exception_ptr error;
+  // The coroutine suspended on it, if any.
+  suspension_ptr waiter;
+  // Counted against its coroutine until co_awaited.
+  bool unawaited = false;
+
+  void complete(acquisition a, std::exception_ptr e) {
+    suspension_ptr w;
+    {
+      std::lock_guard lock{mutex};
+      granted = std::move(a);
+      error = std::move(e);
+      done = true;
+      w = std::move(waiter);
+      signal.notify_all();
+    }
+    if (w)
+      w->wake();
+  }
+};
+
+bool acquisition_ready(const acquisition& shell) {
+  if (!shell.pending_)
+    return true;
+  std::lock_guard lock{shell.pending_->mutex};
+  return shell.pending_->done;
+}
+
+bool acquisition_wait(acquisition& shell, std::coroutine_handle<> h, suspension_ptr& waiting) {
+  auto& p = *shell.pending_;
+  std::lock_guard lock{p.mutex};
+  if (p.done)
+    return false;
+  waiting = suspend(h);
+  p.waiter = waiting;
+  return true;
+}
+
+acquisition acquisition_take(acquisition& shell) {
+  auto p = std::move(shell.pending_);
+  if (!p)
+    return std::move(shell);
+  std::lock_guard lock{p->mutex};
+  if (!p->done)
+    throw error{"an acquisition was taken before its limits answered"};
+  if (p->error)
+    std::rethrow_exception(p->error);
+  return std::move(p->granted);
+}
+
+void acquisition_awaited(acquisition& shell) noexcept {
+  if (!shell.pending_)
+    return;
+  std::lock_guard lock{shell.pending_->mutex};
+  if (std::exchange(shell.pending_->unawaited, false))
+    count_unawaited_acquisition(-1);
+}
+} // namespace detail
+
+namespace {
+
+// Starts an acquisition through `start(done)` and waits for `done`. Inside a coroutine it does
+// not wait: the request is returned un-granted, for the coroutine to co_await.
 template <class Start>
 acquisition await(Start start) {
-  struct event {
-    std::mutex mutex;
-    std::condition_variable signal;
-    bool done = false;
-    acquisition granted;
-    std::exception_ptr error;
-  };
-  auto ev = std::make_shared<event>();
-  start([ev](acquisition a, std::exception_ptr e) {
-    std::lock_guard lock{ev->mutex};
-    ev->granted = std::move(a);
-    ev->error = std::move(e);
-    ev->done = true;
-    ev->signal.notify_all();
+  auto pending = std::make_shared<detail::pending_grant>();
+  start([pending](acquisition a, std::exception_ptr e) {
+    pending->complete(std::move(a), std::move(e));
   });
-  std::unique_lock lock{ev->mutex};
-  ev->signal.wait(lock, [&] { return ev->done; });
-  if (ev->error)
-    std::rethrow_exception(ev->error);
-  return std::move(ev->granted);
+  if (detail::in_coroutine()) {
+    pending->unawaited = true;
+    detail::count_unawaited_acquisition(1);
+    return detail::acquisition_access::pending(std::move(pending));
+  }
+  std::unique_lock lock{pending->mutex};
+  pending->signal.wait(lock, [&] { return pending->done; });
+  if (pending->error)
+    std::rethrow_exception(pending->error);
+  return std::move(pending->granted);
 }
 
 // Asks the set's remote owner for `requested` (already checked here, which gave `granted`);
@@ -605,8 +676,9 @@ resource_limit::resource_limit(std::string key, double capacity)
 acquisition::acquisition() noexcept = default;
 
 acquisition::acquisition(acquisition&& other) noexcept
-    : state_{std::move(other.state_)}, requested_{std::move(other.requested_)},
-      used_{std::move(other.used_)}, grant_{std::exchange(other.grant_, 0)},
+    : state_{std::move(other.state_)}, pending_{std::move(other.pending_)},
+      requested_{std::move(other.requested_)}, used_{std::move(other.used_)}, grant_{std::exchange(
+                                                                                  other.grant_, 0)},
       successful_{std::exchange(other.successful_, false)}, released_{std::exchange(other.released_,
                                                                                     false)} {}
 
@@ -615,6 +687,7 @@ acquisition& acquisition::operator=(acquisition&& other) noexcept {
     release();
     state_ = std::move(other.state_);
     requested_ = std::move(other.requested_);
+    pending_ = std::move(other.pending_);
     used_ = std::move(other.used_);
     grant_ = std::exchange(other.grant_, 0);
     successful_ = std::exchange(other.successful_, false);
@@ -628,6 +701,9 @@ acquisition::~acquisition() {
 }
 
 void acquisition::update(const amounts& usage) {
+  if (pending_)
+    throw error{"update on an acquisition that was not co_awaited: inside a coroutine, write "
+                "co_await limits().acquire(...)"};
   if (!successful_)
     throw error{"update on an acquisition that was not granted"};
   if (released_)
@@ -773,8 +849,9 @@ void limit_set::acquire_async(const amounts& requested,
 acquisition limit_set::wait_for(const amounts& requested,
                                 std::optional<std::chrono::nanoseconds> timeout) {
   // Most requests are granted at once; only the others pay for the event below. A remote
-  // owner grants at once when it can, so a try first would only cost a round trip.
-  if (!is_remote(*state_))
+  // owner grants at once when it can, so a try first would only cost a round trip. Inside a
+  // coroutine every request goes through the event, which the coroutine co_awaits.
+  if (!is_remote(*state_) && !detail::in_coroutine())
     if (auto granted = try_acquire(requested))
       return granted;
   return await([&](detail::done_fn done) { acquire_async(requested, timeout, std::move(done)); });
@@ -870,6 +947,9 @@ acquisition limit_pool::try_from(std::size_t first, const amounts& requested) co
 acquisition limit_pool::acquire(const amounts& requested) {
   if (!state_)
     return detail::acquisition_access::make(nullptr, requested, /*successful=*/true);
+  if (detail::in_coroutine())
+    return await(
+        [&](detail::done_fn done) { acquire_async(requested, std::nullopt, std::move(done)); });
   auto first = pick();
   if (auto a = try_from(first, requested))
     return a;
@@ -879,6 +959,8 @@ acquisition limit_pool::acquire(const amounts& requested) {
 acquisition limit_pool::acquire(const amounts& requested, std::chrono::nanoseconds timeout) {
   if (!state_)
     return detail::acquisition_access::make(nullptr, requested, /*successful=*/true);
+  if (detail::in_coroutine())
+    return await([&](detail::done_fn done) { acquire_async(requested, timeout, std::move(done)); });
   auto first = pick();
   if (auto a = try_from(first, requested))
     return a;

@@ -87,6 +87,7 @@ private:
     o.owner = this;
     o.retries = retries_;
     o.max_in_flight = spec_.max_queued_tasks;
+    o.event_loop = spec_.mode == mode::asyncio;
     return o;
   }
   /// Gives the call its method's retry plan, if it has one.
@@ -170,10 +171,11 @@ namespace {
 
 void validate(const pool_spec& spec) {
   auto name = std::string{to_string(spec.mode)};
-  if (spec.local_only && spec.mode != mode::sync && spec.mode != mode::thread)
+  if (spec.local_only && spec.mode != mode::sync && spec.mode != mode::thread &&
+      spec.mode != mode::asyncio)
     throw config_error{"worker " + spec.worker_name +
-                       " is registered with CONCURRY_LOCAL_WORKER and can run only in sync and "
-                       "thread modes, not in " +
+                       " is registered with CONCURRY_LOCAL_WORKER and can run only in sync, "
+                       "asyncio and thread modes, not in " +
                        name +
                        " mode; register it with "
                        "CONCURRY_WORKER to use other modes"};
@@ -212,9 +214,14 @@ void validate(const pool_spec& spec) {
                          "blocking the caller) for the future arguments and sends their values"};
     return;
   case mode::asyncio:
-    // TODO(#8): asyncio mode. Until then init fails here with a config_error that says so.
-    throw config_error{name + " mode is not available in this version of concurry; use sync, "
-                              "thread, process or cluster mode"};
+    if (spec.on_demand)
+      throw config_error{"asyncio mode runs one worker on one event loop and cannot start "
+                         "on-demand workers; use thread mode for on_demand(true)"};
+    if (spec.max_workers != 1)
+      throw config_error{"asyncio mode runs exactly one worker (its coroutines interleave on one "
+                         "event loop); max_workers must be 1, not " +
+                         std::to_string(spec.max_workers)};
+    return;
   }
 }
 
@@ -693,7 +700,8 @@ void stop(pool_core& pool, std::chrono::nanoseconds timeout) {
 }
 
 bool unwraps_futures(const pool_core& pool) noexcept {
-  return pool.spec().unwrap_futures;
+  // An event loop must never block on an argument: an asyncio pool always resolves them first.
+  return pool.spec().unwrap_futures || pool.spec().mode == mode::asyncio;
 }
 
 concurry::mode mode_of(const pool_core& pool) noexcept {

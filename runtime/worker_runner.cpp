@@ -84,7 +84,12 @@ const void* worker_runner::owner_of_this_thread() noexcept {
   return thread_owner;
 }
 
-worker_runner::~worker_runner() = default;
+worker_runner::~worker_runner() {
+  // NOTE: the loop's thread is joined when the worker ends; a runner that never got there (its
+  // thread was abandoned inside user code) leaves it to the process's end.
+  if (loop_thread_.joinable())
+    loop_thread_.detach();
+}
 
 void worker_runner::start(const detail::worker_factory& factory) {
   std::exception_ptr ctor_error;
@@ -107,6 +112,89 @@ void worker_runner::start(const detail::worker_factory& factory) {
   built_future.wait();
   if (ctor_error)
     std::rethrow_exception(ctor_error);
+  if (options_.event_loop)
+    start_loop();
+}
+
+void worker_runner::start_loop() {
+  object_ = worker_.get();
+  loop_ = std::make_shared<detail::loop_core>();
+  try {
+    loop_thread_ = std::thread{[loop = loop_, owner = options_.owner] {
+      thread_owner = owner;
+      loop->run_forever();
+    }};
+  } catch (const std::system_error& e) {
+    loop_.reset();
+    begin_stop(nullptr);
+    throw concurry::error{"could not start the event loop thread of worker " +
+                          std::to_string(index_) + " of " + options_.worker_name + ": " + e.what()};
+  }
+}
+
+void worker_runner::end_loop() noexcept {
+  if (!loop_)
+    return;
+  loop_->request_stop();
+  if (loop_thread_.joinable() && loop_thread_.get_id() != std::this_thread::get_id())
+    loop_thread_.join();
+}
+
+namespace {
+// A coroutine call on its way to the loop. Should the loop end before it runs, its end fails
+// the call instead.
+struct loop_start {
+  std::shared_ptr<worker_runner> runner;
+  detail::call_node* call;
+  loop_start(std::shared_ptr<worker_runner> r, detail::call_node* c) noexcept
+      : runner{std::move(r)}, call{c} {}
+  loop_start(const loop_start&) = delete;
+  loop_start& operator=(const loop_start&) = delete;
+  ~loop_start() {
+    if (call)
+      runner->attempt_abandoned(*call);
+  }
+};
+} // namespace
+
+void worker_runner::start_on_loop(detail::call_node& call) noexcept {
+  if (closed_.load(std::memory_order_acquire)) {
+    call.state().fail(stopped_error());
+    return end_on_loop(call, false);
+  }
+  // Not started: cancelled while queued. Final already: cancelled during a retry's backoff.
+  if (!call.begin_attempt() || detail::is_final(call.state().status()))
+    return end_on_loop(call, false);
+  call.start(*object_, *this);
+}
+
+void worker_runner::attempt_ended(detail::call_node& call, detail::run_result result) noexcept {
+  // A call cancelled while it ran ends here, whatever its attempt says.
+  if (result == detail::run_result::retry && !detail::is_final(call.state().status())) {
+    {
+      std::lock_guard guard{mutex_};
+      on_loop_.erase(&call);
+    }
+    return schedule_retry(call);
+  }
+  end_on_loop(call, result == detail::run_result::stored);
+}
+
+void worker_runner::attempt_abandoned(detail::call_node& call) noexcept {
+  call.state().fail(ctor_error_ ? ctor_error_ : stopped_error());
+  end_on_loop(call, false);
+}
+
+void worker_runner::end_on_loop(detail::call_node& call, bool publish) noexcept {
+  {
+    std::lock_guard guard{mutex_};
+    on_loop_.erase(&call);
+  }
+  call_ended();
+  if (publish)
+    call.state().publish(call.stored_status());
+  call.state().release();
+  wake(); // a stopping worker waits for its calls to end
 }
 
 void worker_runner::start_detached(detail::worker_factory factory) {
@@ -211,17 +299,20 @@ void worker_runner::execute(detail::call_node& call) noexcept {
     // The call stays in flight; the retry service holds it through the backoff, then queues
     // it here again.
     call.state().add_ref();
-    options_.retries->schedule(
-        call,
-        [self = shared_from_this()](detail::call_node& c) { self->enqueue(c); },
-        [self = shared_from_this()](detail::call_node& c) { self->give_up(c); });
-    return;
+    return schedule_retry(call);
   }
   // Counted before the future completes, so a caller that saw the result also sees the worker
   // as idle again (least_active relies on it).
   call_ended();
   if (outcome == detail::run_result::stored)
     call.state().publish(call.stored_status());
+}
+
+void worker_runner::schedule_retry(detail::call_node& call) noexcept {
+  options_.retries->schedule(
+      call,
+      [self = shared_from_this()](detail::call_node& c) { self->enqueue(c); },
+      [self = shared_from_this()](detail::call_node& c) { self->give_up(c); });
 }
 
 void worker_runner::admit(detail::call_node& call) noexcept {
@@ -273,6 +364,34 @@ void worker_runner::wake() noexcept {
 }
 
 void worker_runner::enqueue(detail::call_node& call) noexcept {
+  if (loop_ && call.coroutine) {
+    bool posted = false;
+    {
+      std::lock_guard guard{mutex_};
+      if (!closed_.load(std::memory_order_relaxed)) {
+        try {
+          on_loop_.insert(&call);
+          auto start = std::make_shared<loop_start>(shared_from_this(), &call);
+          posted = loop_->post([start] {
+            auto* c = std::exchange(start->call, nullptr);
+            start->runner->start_on_loop(*c);
+          });
+          // A loop that has ended failed nothing: the call is still ours.
+          if (!posted)
+            start->call = nullptr;
+        } catch (...) {
+          posted = false;
+        }
+        if (!posted)
+          on_loop_.erase(&call);
+      }
+    }
+    if (!posted) {
+      call.state().fail(ctor_error_ ? ctor_error_ : stopped_error());
+      end_on_loop(call, false);
+    }
+    return;
+  }
   queue_.push(call);
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (closed_.load(std::memory_order_relaxed)) {
@@ -314,7 +433,12 @@ void worker_runner::abandon() noexcept {
     if (current_)
       current_->state().fail(stopped_error());
     fail_queued_locked();
+    // The loop's calls fail now; the loop releases them as it destroys their coroutines.
+    for (auto* call : on_loop_)
+      call->state().fail(stopped_error());
   }
+  if (loop_)
+    loop_->abandon();
   stopping_.store(true, std::memory_order_seq_cst);
   wake_seq_.fetch_add(1, std::memory_order_release);
   futex_wake_one(wake_seq_);
@@ -328,6 +452,8 @@ void worker_runner::exit_thread() noexcept {
     fail_queued_locked();
     object = std::move(worker_);
   }
+  // The loop ends first: its coroutines may still use the object.
+  end_loop();
   // The user's destructor runs on the worker's own thread, outside the lock.
   object.reset();
   std::unique_lock guard{mutex_};

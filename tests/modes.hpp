@@ -16,6 +16,9 @@ namespace concurry_test {
 struct sync_mode {
   static constexpr concurry::mode value = concurry::mode::sync;
 };
+struct asyncio_mode {
+  static constexpr concurry::mode value = concurry::mode::asyncio;
+};
 struct thread_mode {
   static constexpr concurry::mode value = concurry::mode::thread;
 };
@@ -33,7 +36,8 @@ struct cluster_mode {
   concurry_test::thread_mode, concurry_test::process_mode, concurry_test::cluster_mode
 /// Modes that run a single worker (every mode).
 #define CONCURRY_ALL_MODES                                                                         \
-  concurry_test::sync_mode, concurry_test::thread_mode, concurry_test::process_mode,               \
-      concurry_test::cluster_mode
+  concurry_test::sync_mode, concurry_test::asyncio_mode, concurry_test::thread_mode,               \
+      concurry_test::process_mode, concurry_test::cluster_mode
 /// Modes whose workers share the client's memory: for local-only workers.
-#define CONCURRY_LOCAL_MODES concurry_test::sync_mode, concurry_test::thread_mode
+#define CONCURRY_LOCAL_MODES                                                                       \
+  concurry_test::sync_mode, concurry_test::asyncio_mode, concurry_test::thread_mode

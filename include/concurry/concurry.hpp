@@ -26,10 +26,14 @@
 ///   concurry::config_override for a scope.
 /// - concurry::task_worker (task.hpp): pools that run free functions with `submit` and `map`;
 ///   concurry::make_task binds a function to one.
+/// - coroutine methods (async.hpp): a method returning concurry::task<T> is a C++20 coroutine
+///   that can `co_await` concurry::sleep, a concurry::future and `limits().acquire(...)`; in
+///   asyncio mode a worker's coroutines interleave on one event loop.
 /// - concurry::pool_stats: what `stats()` returns; concurry::error: the base of every exception
 ///   concurry throws.
 #pragma once
 
+#include <concurry/async.hpp>
 #include <concurry/clock.hpp>
 #include <concurry/codec.hpp>
 #include <concurry/config.hpp>

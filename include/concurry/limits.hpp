@@ -5,10 +5,12 @@
 #pragma once
 
 #include <concurry/clock.hpp>
+#include <concurry/detail/event_loop.hpp>
 #include <concurry/error.hpp>
 #include <concurry/mode.hpp>
 
 #include <chrono>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -176,6 +178,17 @@ struct limit_set_state;
 struct acquisition_access;
 struct limit_set_access;
 struct limit_pool_state;
+struct pending_grant;
+} // namespace detail
+
+class acquisition;
+
+namespace detail {
+// co_await on an acquisition made inside a coroutine (async.hpp).
+bool acquisition_ready(const acquisition& shell);
+bool acquisition_wait(acquisition& shell, std::coroutine_handle<> h, suspension_ptr& waiting);
+acquisition acquisition_take(acquisition& shell);
+void acquisition_awaited(acquisition& shell) noexcept;
 } // namespace detail
 
 /// The scope guard of one request to a limit set: granted, or refused (from `try_acquire`).
@@ -226,8 +239,15 @@ public:
 
 private:
   friend struct detail::acquisition_access;
+  friend bool detail::acquisition_ready(const acquisition&);
+  friend bool
+  detail::acquisition_wait(acquisition&, std::coroutine_handle<>, detail::suspension_ptr&);
+  friend acquisition detail::acquisition_take(acquisition&);
+  friend void detail::acquisition_awaited(acquisition&) noexcept;
 
   std::shared_ptr<detail::limit_set_state> state_;
+  // Made inside a coroutine: the request, until co_await gives the grant.
+  std::shared_ptr<detail::pending_grant> pending_;
   amounts requested_;
   amounts used_;
   // The limit actor's id of the grant, when the set's state lives in another process.
@@ -264,6 +284,10 @@ public:
   /// Waits as long as needed, then returns the granted acquisition. Throws `config_error` for a
   /// bad request (see the class comment). Must not be called inside a timer callback or an
   /// `acquire_async` callback: the thread that would wake it is the one waiting.
+  ///
+  /// Inside a coroutine (async.hpp) it does not wait: it starts the request and returns it
+  /// un-granted, to be co_awaited (`co_await limits().acquire(...)`), which gives the grant or
+  /// throws what this would have thrown.
   [[nodiscard]] acquisition acquire(const amounts& requested = {});
 
   /// As above, but throws `timeout_error` when the request is not granted within `timeout` on
@@ -334,6 +358,12 @@ public:
 
   /// As limit_set::acquire, on the picked set after the others were tried.
   [[nodiscard]] acquisition acquire(const amounts& requested = {});
+  /// `acquire({{key, amount}})`, for one key. Inside a coroutine, `co_await
+  /// limits().acquire("tokens", 100)`: g++ 12 rejects a braced list inside a co_await
+  /// expression ("array used as initializer"), so name the amounts first or use this form.
+  [[nodiscard]] acquisition acquire(const std::string& key, double amount) {
+    return acquire(amounts{{key, amount}});
+  }
   /// As limit_set::acquire with a timeout, on the picked set after the others were tried.
   [[nodiscard]] acquisition acquire(const amounts& requested, std::chrono::nanoseconds timeout);
   /// As limit_set::try_acquire, trying every set from the picked one.

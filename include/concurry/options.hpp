@@ -62,7 +62,7 @@ result_validator validator_for(const F& f, std::uint32_t index) {
   std::apply(
       [&](auto... listed) {
         auto visit = [&](auto m) {
-          using R = std::decay_t<typename member_fn<decltype(m)>::result_type>;
+          using R = typename member_fn<decltype(m)>::call_result;
           if constexpr (!std::is_void_v<R>) {
             if (i == index) {
               if constexpr (std::is_invocable_r_v<bool, const F&, const R&, const retry_context&>)
@@ -89,7 +89,7 @@ constexpr bool validates_some_method() {
   return std::apply(
       [](auto... listed) {
         auto fits = [](auto m) {
-          using R = std::decay_t<typename member_fn<decltype(m)>::result_type>;
+          using R = typename member_fn<decltype(m)>::call_result;
           if constexpr (std::is_void_v<R>)
             return false;
           else
@@ -448,7 +448,7 @@ public:
   template <class M, class... F>
   requires(std::is_member_function_pointer_v<M> && sizeof...(F) > 0) [[nodiscard]] worker_builder
       retry_until(M method, F... validators) const {
-    using R = std::decay_t<typename detail::member_fn<M>::result_type>;
+    using R = typename detail::member_fn<M>::call_result;
     static_assert(!std::is_void_v<R>, "concurry: a void method has no result to validate");
     static_assert(((std::is_invocable_r_v<bool, const F&, const R&, const retry_context&> ||
                     std::is_invocable_r_v<bool, const F&, const R&>)&&...),

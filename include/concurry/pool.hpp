@@ -254,7 +254,7 @@ private:
   template <class M, std::size_t arity>
   static auto checked_result() {
     using fn = detail::member_fn<M>;
-    using R = std::decay_t<typename fn::result_type>;
+    using R = typename fn::call_result;
     using params = typename fn::args;
     static_assert(std::is_base_of_v<typename fn::class_type, W>, "the method is not one of W's");
     static_assert(std::tuple_size_v<params> == arity, "wrong number of arguments for this method");

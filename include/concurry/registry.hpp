@@ -20,6 +20,7 @@
 /// registry they fill.
 #pragma once
 
+#include <concurry/async.hpp>
 #include <concurry/codec.hpp>
 #include <concurry/detail/member_fn.hpp>
 #include <concurry/detail/preprocessor.hpp>
@@ -100,7 +101,7 @@ struct all_transferable<std::tuple<Ts...>> : std::bool_constant<(is_transferable
 template <class M>
 constexpr bool method_transferable() {
   using fn = member_fn<M>;
-  return all_transferable<typename fn::args>::value && is_transferable_v<typename fn::result_type>;
+  return all_transferable<typename fn::args>::value && is_transferable_v<typename fn::call_result>;
 }
 
 /// The descriptor type CONCURRY_WORKER generated for W, found by argument-dependent lookup.
@@ -244,16 +245,26 @@ bool register_task(const char* name) {
   return add_registered_task(std::move(info), reinterpret_cast<task_address>(Fn));
 }
 
-/// Decodes the arguments of `method`, calls it on `w` and encodes its result.
+/// Decodes the arguments of `method`, calls it on `w` and encodes its result. A coroutine
+/// method runs to its end here, as a call in process mode does.
 template <class W, class M>
 std::vector<std::byte> invoke_encoded(M method, worker_base& w, std::span<const std::byte> bytes) {
   using fn = member_fn<M>;
-  using R = std::decay_t<typename fn::result_type>;
+  using R = typename fn::call_result;
   auto args = [&]<class... P>(std::tuple<P...>*) {
     return decode<std::tuple<std::decay_t<P>...>>(bytes);
   }(static_cast<typename fn::args*>(nullptr));
   auto& self = static_cast<W&>(w);
-  auto call = [&](auto&... a) -> decltype(auto) { return (self.*method)(std::move(a)...); };
+  // Each decoded argument goes in as the parameter asks: by reference to the decoded value
+  // (which outlives a coroutine's run), moved into a by-value or rvalue parameter.
+  auto call = [&](auto&... a) -> decltype(auto) {
+    if constexpr (fn::coroutine)
+      return concurry::run([&]<class... P>(std::tuple<P...>*) {
+        return (self.*method)(static_cast<P&&>(a)...);
+      }(static_cast<typename fn::args*>(nullptr)));
+    else
+      return (self.*method)(std::move(a)...);
+  };
   if constexpr (std::is_void_v<R>) {
     std::apply(call, args);
     return {};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/worker_body.hpp"
+#include "runtime/internal/event_loop.hpp"
 #include "runtime/internal/retry_service.hpp"
 
 #include <concurry/detail/call.hpp>
@@ -18,6 +19,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
 
 namespace concurry::runtime_internal {
 
@@ -69,11 +73,15 @@ struct runner_options {
   std::size_t max_in_flight = 0;
   /// Runs on the worker's thread once the worker object is destroyed (not when abandoned).
   std::function<void()> on_ended;
+  /// asyncio mode: coroutine calls run on an event loop of the worker's own, on a second
+  /// thread, where they interleave; the other calls run in order on the worker's thread.
+  bool event_loop = false;
 };
 
 /// One worker thread. Created by the pool, owned jointly by the pool, its worker actor and the
 /// thread itself (so an abandoned thread keeps what it uses alive).
 class worker_runner final : public actors::worker_body,
+                            public detail::attempt_sink,
                             public std::enable_shared_from_this<worker_runner> {
 public:
   explicit worker_runner(runner_options options);
@@ -112,11 +120,26 @@ public:
   void abandon() noexcept override;
   [[nodiscard]] actors::worker_counters counters() const noexcept override;
 
+  void attempt_ended(detail::call_node& call, detail::run_result result) noexcept override;
+  void attempt_abandoned(detail::call_node& call) noexcept override;
+
 private:
   void build(const detail::worker_factory& factory, std::exception_ptr* ctor_error);
   void serve() noexcept;
   detail::call_node* take() noexcept;
   void execute(detail::call_node& call) noexcept;
+  /// What follows an attempt: its retry, or its end.
+  void after_attempt(detail::call_node& call, detail::run_result outcome) noexcept;
+  /// Starts the event loop's thread (asyncio mode).
+  void start_loop();
+  /// On the loop's thread: starts an attempt of a coroutine call.
+  void start_on_loop(detail::call_node& call) noexcept;
+  /// Ends a call that was handed to the loop: counted, published if stored, released.
+  void end_on_loop(detail::call_node& call, bool publish) noexcept;
+  /// Hands a call to the retry service for its next attempt.
+  void schedule_retry(detail::call_node& call) noexcept;
+  /// Ends the event loop's thread (asyncio mode); waits for it.
+  void end_loop() noexcept;
   void admit(detail::call_node& call) noexcept;
   /// Counts a call as ended and lets a parked one go out.
   void call_ended() noexcept;
@@ -152,6 +175,13 @@ private:
   std::unique_ptr<worker_base> worker_;
   // Set when the constructor threw; queued calls fail with it.
   std::exception_ptr ctor_error_;
+
+  // asyncio mode: the loop, its thread, and the calls whose attempts run on it.
+  std::shared_ptr<detail::loop_core> loop_;
+  std::thread loop_thread_;
+  // The worker object, as the loop's coroutines use it (worker_ owns it).
+  worker_base* object_ = nullptr;
+  std::unordered_set<detail::call_node*> on_loop_;
 
   // Back-pressure: calls admitted and in flight, and those parked behind the cap.
   std::mutex admit_mutex_;

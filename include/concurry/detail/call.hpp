@@ -2,6 +2,7 @@
 // that queues it on a worker. One allocation per call.
 #pragma once
 
+#include <concurry/async.hpp>
 #include <concurry/clock.hpp>
 #include <concurry/codec.hpp>
 #include <concurry/detail/future_state.hpp>
@@ -34,6 +35,20 @@ enum class run_result : std::uint8_t {
   retry,  ///< the attempt failed and another is due after the backoff; nothing is stored
 };
 
+class call_node;
+
+/// Where an attempt started on an event loop reports its end (call_node::start).
+class attempt_sink {
+public:
+  /// The attempt ended as execute() would have returned; on the loop's thread.
+  virtual void attempt_ended(call_node& call, run_result result) noexcept = 0;
+  /// The loop gave up on the attempt (its worker was abandoned); nothing was stored.
+  virtual void attempt_abandoned(call_node& call) noexcept = 0;
+
+protected:
+  ~attempt_sink() = default;
+};
+
 /// The untyped view of a call that pools and worker threads handle.
 class call_node {
 public:
@@ -48,6 +63,8 @@ public:
   std::uint32_t attempt = 0;
   /// For one worker itself (a broadcast's call): it never moves to another worker.
   bool pinned = false;
+  /// A coroutine method's call: an asyncio worker runs it on its event loop (start()).
+  bool coroutine = false;
   /// When the first attempt started, on the retry plan's clock (only with a plan).
   clock::time_point started{};
   /// Results that validators rejected, kept for retry_validation_error.
@@ -59,6 +76,13 @@ public:
   /// Runs one attempt of the call on `w` and, unless another attempt is due, stores the result
   /// or exception without publishing it.
   virtual run_result execute(worker_base& w) noexcept = 0;
+
+  /// Starts one attempt on the event loop running on this thread and reports its end to
+  /// `sink`. For a coroutine method the attempt runs as a coroutine among the loop's others;
+  /// any other call runs at once, as execute().
+  virtual void start(worker_base& w, attempt_sink& sink) noexcept {
+    sink.attempt_ended(*this, execute(w));
+  }
 
   /// The status execute() stored: status_done or status_failed.
   virtual std::uint32_t stored_status() const noexcept = 0;
@@ -112,6 +136,20 @@ public:
         throw codec_error{"the call's result type cannot cross a process boundary"};
       }
     };
+    return conclude(outcome);
+  }
+
+  bool interruptible() const noexcept override { return running_ && running_->active(); }
+  void interrupt() noexcept override {
+    if (running_)
+      running_->cancel();
+  }
+
+protected:
+  /// Ends an attempt whose result `outcome()` gives (or throws): judged under the call's retry
+  /// plan if it has one, then stored (never published).
+  template <class Outcome>
+  run_result conclude(Outcome&& outcome) noexcept {
     if (this->retry)
       return this->attempt_with(*this->retry, outcome);
     try {
@@ -126,7 +164,31 @@ public:
     }
   }
 
-protected:
+  /// Lets cancel() stop this call's attempts that run as coroutines on a loop.
+  void enable_interrupts() { running_ = std::make_unique<running_root>(); }
+
+  /// Starts one attempt of a coroutine call on the loop running on this thread: `make()` gives
+  /// the method's task; its end is judged as conclude() judges it and reported to `sink`.
+  template <class Make>
+  void start_coroutine(Make make, attempt_sink& sink) noexcept {
+    task<R> work;
+    try {
+      work = make();
+      auto done = [this, &sink](coro_result<R>&& o) noexcept {
+        running_->clear();
+        sink.attempt_ended(*this, conclude([&]() -> R { return o.take(); }));
+      };
+      auto abandoned = [this, &sink]() noexcept {
+        running_->clear();
+        sink.attempt_abandoned(*this);
+      };
+      running_->set(start_on_current_loop(drive(std::move(work), std::move(done)), abandoned));
+    } catch (...) {
+      auto e = std::current_exception();
+      sink.attempt_ended(*this, conclude([&]() -> R { std::rethrow_exception(e); }));
+    }
+  }
+
   /// Takes the right to complete and stores `value...` (nothing for void).
   template <class... V>
   run_result finish_value(V&&... value) noexcept {
@@ -190,6 +252,8 @@ protected:
 
 private:
   std::uint32_t stored_ = status_done;
+  // A coroutine call's running attempt, for cancel(); null for other calls.
+  std::unique_ptr<running_root> running_;
 };
 
 /// A copy of a stored argument, passed as parameter type `P` asks: a const reference to the
@@ -208,7 +272,12 @@ template <class R, class W, class M, class Args>
 class call_op final : public result_call<R> {
 public:
   template <class... A>
-  call_op(M method, A&&... args) : method_{method}, args_{std::forward<A>(args)...} {}
+  call_op(M method, A&&... args) : method_{method}, args_{std::forward<A>(args)...} {
+    if constexpr (coroutine_method) {
+      this->coroutine = true;
+      this->enable_interrupts();
+    }
+  }
 
   std::vector<std::byte> encode_arguments() const override {
     if constexpr (is_transferable_v<Args>)
@@ -221,25 +290,23 @@ public:
 
   run_result execute(worker_base& w) noexcept override {
     ++this->attempt;
+    if (!can_run())
+      return refuse_retries();
     auto& self = static_cast<W&>(w);
-    constexpr auto all = std::make_index_sequence<std::tuple_size_v<Args>>{};
-    if (this->retry) {
-      if constexpr (copyable_args)
-        return this->attempt_with(*this->retry, [&] { return invoke_copy(self, params_tag, all); });
-      else
-        return this->finish_failed(std::make_exception_ptr(config_error{
-            "retries need copyable arguments: " + this->retry->method_name +
-            " takes an argument that cannot be copied, so the call cannot run again"}));
-    }
-    try {
-      if constexpr (std::is_void_v<R>) {
-        invoke(self, params_tag, all);
-        return this->finish_value();
-      } else {
-        return this->finish_value(invoke(self, params_tag, all));
-      }
-    } catch (...) {
-      return this->finish_failed(std::current_exception());
+    if constexpr (coroutine_method)
+      return this->conclude([&]() -> R { return concurry::run(call_method(self)); });
+    else
+      return this->conclude([&]() -> R { return call_method(self); });
+  }
+
+  void start(worker_base& w, attempt_sink& sink) noexcept override {
+    if constexpr (!coroutine_method) {
+      result_call<R>::start(w, sink);
+    } else {
+      ++this->attempt;
+      if (!can_run())
+        return sink.attempt_ended(*this, refuse_retries());
+      this->start_coroutine([this, &w] { return call_method(static_cast<W&>(w)); }, sink);
     }
   }
 
@@ -249,17 +316,36 @@ private:
   static constexpr bool copyable_args = []<class... T>(std::tuple<T...>*) {
     return (std::is_copy_constructible_v<T> && ...);
   }(static_cast<Args*>(nullptr));
+  static constexpr bool coroutine_method = member_fn<M>::coroutine;
+
+  // Retries need copies of the arguments for every attempt.
+  bool can_run() const noexcept { return copyable_args || !this->retry; }
+  run_result refuse_retries() noexcept {
+    return this->finish_failed(std::make_exception_ptr(
+        config_error{"retries need copyable arguments: " + this->retry->method_name +
+                     " takes an argument that cannot be copied, so the call cannot run again"}));
+  }
+
+  // The method's own result (a task for a coroutine method): without retries the stored
+  // arguments go in, with retries copies of them.
+  decltype(auto) call_method(W& self) {
+    constexpr auto all = std::make_index_sequence<std::tuple_size_v<Args>>{};
+    if constexpr (copyable_args)
+      if (this->retry)
+        return invoke_copy(self, params_tag, all);
+    return invoke(self, params_tag, all);
+  }
 
   // Each stored argument goes in as the parameter asks: moved into a by-value or rvalue
   // parameter, as an lvalue into a reference parameter. A call without retries runs once.
   template <class... P, std::size_t... I>
-  R invoke(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
+  decltype(auto) invoke(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
     return (self.*method_)(static_cast<P&&>(std::get<I>(args_))...);
   }
 
   // With retries every attempt gets copies, so the stored arguments stay intact.
   template <class... P, std::size_t... I>
-  R invoke_copy(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
+  decltype(auto) invoke_copy(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
     return (self.*method_)(argument_copy<P>(std::get<I>(args_))...);
   }
 

@@ -88,8 +88,15 @@ public:
     return true;
   }
 
-  /// Cancels a call that has not started. False once it runs or is done.
+  /// Cancels a call that has not started, or a running coroutine that can stop at its next
+  /// suspension point (interrupt()). False once it runs otherwise, or is done.
   bool cancel() noexcept;
+
+  /// True while the running call can be stopped early (a coroutine on an event loop); the
+  /// default: a running call cannot be.
+  virtual bool interruptible() const noexcept { return false; }
+  /// Asks a running call to stop early, at its next suspension point; nothing when it cannot.
+  virtual void interrupt() noexcept {}
 
   /// Blocks until the state is final.
   void wait() const noexcept;

@@ -5,7 +5,31 @@
 #include <tuple>
 #include <type_traits>
 
+namespace concurry {
+template <class T>
+class task;
+} // namespace concurry
+
 namespace concurry::detail {
+
+/// True for concurry::task<T>: the result type of a coroutine method.
+template <class R>
+inline constexpr bool is_task_v = false;
+template <class T>
+inline constexpr bool is_task_v<task<T>> = true;
+
+/// What a call of a method returning `R` gives its caller: T for a coroutine method's
+/// task<T>, otherwise R itself, decayed.
+template <class R>
+struct awaited_result {
+  using type = std::decay_t<R>;
+};
+template <class T>
+struct awaited_result<task<T>> {
+  using type = T;
+};
+template <class R>
+using awaited_result_t = typename awaited_result<std::decay_t<R>>::type;
 
 /// Splits a pointer to member function into its class, result and parameters.
 template <class M>
@@ -16,6 +40,9 @@ struct member_fn;
   struct member_fn<R (C::*)(A...) qualifiers> {                                                    \
     using class_type = C;                                                                          \
     using result_type = R;                                                                         \
+    /** what the caller gets: T for a coroutine method returning task<T> */                        \
+    using call_result = awaited_result_t<R>;                                                       \
+    static constexpr bool coroutine = is_task_v<std::decay_t<R>>;                                  \
     using args = std::tuple<A...>;                                                                 \
   };
 CONCURRY_DETAIL_MEMBER_FN()

@@ -132,7 +132,12 @@ class resolving_call_op final : public result_call<R> {
 public:
   template <class... A>
   explicit resolving_call_op(M method, A&&... args)
-      : method_{method}, held_{std::forward<A>(args)...} {}
+      : method_{method}, held_{std::forward<A>(args)...} {
+    if constexpr (coroutine_method) {
+      this->coroutine = true;
+      this->enable_interrupts();
+    }
+  }
 
   /// Hands the call to `pool` once every future among its arguments is done (at once when they
   /// all are), or fails it without sending it when one of them failed. Takes the queue's
@@ -163,6 +168,42 @@ public:
   run_result execute(worker_base& w) noexcept override {
     ++this->attempt;
     // The inputs first: an upstream failure fails the call as it is, never retried.
+    if (auto upstream = wait_for_inputs())
+      return this->finish_failed(std::move(upstream));
+    auto& self = static_cast<W&>(w);
+    if constexpr (coroutine_method)
+      return this->conclude([&]() -> R { return concurry::run(call_method(self)); });
+    else
+      return this->conclude([&]() -> R { return call_method(self); });
+  }
+
+  // On an event loop the inputs are done already: a pool whose loop runs coroutine methods
+  // resolves future arguments before it sends a call.
+  void start(worker_base& w, attempt_sink& sink) noexcept override {
+    if constexpr (!coroutine_method) {
+      result_call<R>::start(w, sink);
+    } else {
+      ++this->attempt;
+      if (auto upstream = wait_for_inputs())
+        return sink.attempt_ended(*this, this->finish_failed(std::move(upstream)));
+      this->start_coroutine([this, &w] { return call_method(static_cast<W&>(w)); }, sink);
+    }
+  }
+
+private:
+  using params = typename member_fn<M>::args;
+  static constexpr std::size_t arity = std::tuple_size_v<Held>;
+  static constexpr bool coroutine_method = member_fn<M>::coroutine;
+
+  template <class P>
+  struct resolved_of;
+  template <class... P>
+  struct resolved_of<std::tuple<P...>> {
+    using type = std::tuple<std::decay_t<P>...>;
+  };
+
+  // Waits for every future among the arguments; the first failure among them, or null.
+  std::exception_ptr wait_for_inputs() const {
     std::exception_ptr upstream;
     auto first_failure = [&](const auto& f) {
       f.wait();
@@ -170,34 +211,29 @@ public:
         upstream = f.exception();
     };
     std::apply([&](const auto&... a) { (for_each_future(a, first_failure), ...); }, held_);
-    if (upstream)
-      return this->finish_failed(std::move(upstream));
-    auto& self = static_cast<W&>(w);
-    auto run = [&]() -> R {
-      return invoke(self, static_cast<params*>(nullptr), std::make_index_sequence<arity>{});
-    };
-    if (this->retry)
-      return this->attempt_with(*this->retry, run);
-    try {
-      if constexpr (std::is_void_v<R>) {
-        run();
-        return this->finish_value();
-      } else {
-        return this->finish_value(run());
-      }
-    } catch (...) {
-      return this->finish_failed(std::current_exception());
+    return upstream;
+  }
+
+  // Every parameter gets a value of its own type made from the resolved argument; the held
+  // futures stay, so a retry resolves them again. A coroutine keeps references to its
+  // parameters across suspensions, so its values live in the call until the attempt ends.
+  decltype(auto) call_method(W& self) {
+    constexpr auto all = std::make_index_sequence<arity>{};
+    if constexpr (coroutine_method) {
+      resolved_.reset();
+      [&]<class... P, std::size_t... I>(std::tuple<P...>*, std::index_sequence<I...>) {
+        resolved_.emplace(std::decay_t<P>(unwrap(std::get<I>(held_)))...);
+      }(static_cast<params*>(nullptr), all);
+      return [&]<class... P, std::size_t... I>(std::tuple<P...>*, std::index_sequence<I...>) {
+        return (self.*method_)(static_cast<P&&>(std::get<I>(*resolved_))...);
+      }(static_cast<params*>(nullptr), all);
+    } else {
+      return invoke(self, static_cast<params*>(nullptr), all);
     }
   }
 
-private:
-  using params = typename member_fn<M>::args;
-  static constexpr std::size_t arity = std::tuple_size_v<Held>;
-
-  // Every parameter gets a value of its own type made from the resolved argument; the held
-  // futures stay, so a retry resolves them again.
   template <class... P, std::size_t... I>
-  R invoke(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
+  decltype(auto) invoke(W& self, std::tuple<P...>*, std::index_sequence<I...>) {
     return (self.*method_)(std::decay_t<P>(unwrap(std::get<I>(held_)))...);
   }
 
@@ -221,6 +257,8 @@ private:
 
   M method_;
   Held held_;
+  // A coroutine method's resolved arguments, for the attempt that runs.
+  std::optional<typename resolved_of<params>::type> resolved_;
   std::atomic<std::size_t> waiting_{0};
   std::shared_ptr<pool_core> pool_;
 };
