@@ -474,3 +474,44 @@ TEST_CASE_TEMPLATE("coroutine methods run to completion, one call at a time, in 
   pool.call(&napper::touch).result();
   CHECK(pool.call(&napper::steps).result() == 1);
 }
+
+namespace {
+concurry::task<int> slow_square(int x) {
+  co_await concurry::sleep(50ms);
+  co_return x* x;
+}
+} // namespace
+CONCURRY_TASK(slow_square)
+
+TEST_CASE("a task worker in asyncio mode interleaves submitted coroutine functions") {
+  auto pool = concurry::task_worker::options().mode(concurry::mode::asyncio).init();
+  auto start = clock_type::now();
+  std::vector<concurry::future<int>> squares;
+  for (int i = 0; i < 20; ++i)
+    squares.push_back(pool.submit(
+        [](int x) -> concurry::task<int> {
+          co_await concurry::sleep(200ms);
+          co_return x* x;
+        },
+        i));
+  for (int i = 0; i < 20; ++i)
+    CHECK(squares[static_cast<std::size_t>(i)].result() == i * i);
+  CHECK(seconds_since(start) < 1.5); // 20 in a row would take 4 s
+  auto mapped = concurry::gather(pool.map(&slow_square, std::vector<int>{1, 2, 3}));
+  CHECK(mapped == std::vector<int>{1, 4, 9});
+}
+
+TEST_CASE_TEMPLATE("a coroutine function submitted to a task worker runs to completion",
+                   M,
+                   concurry_test::thread_mode,
+                   concurry_test::process_mode) {
+  auto pool = concurry::task_worker::options().mode(M::value).max_workers(2).init();
+  CHECK(pool.submit(&slow_square, 7).result() == 49);
+  auto flaky = concurry::task_worker::options()
+                   .mode(M::value)
+                   .max_workers(1)
+                   .num_retries(2)
+                   .retry_wait(1ms)
+                   .init();
+  CHECK(flaky.submit(&slow_square, 3).result() == 9);
+}

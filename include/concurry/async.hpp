@@ -38,6 +38,7 @@
 #include <chrono>
 #include <coroutine>
 #include <exception>
+#include <functional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -144,9 +145,14 @@ struct task_promise<void> : task_promise_base<void> {
   }
 };
 
-/// Runs `t` and hands its outcome to `done` (which must not throw).
-template <class T, class Done>
-root_coroutine drive(task<T> t, Done done) {
+/// What a root hears when its task ended; must not throw. Type-erased, so the root's frame
+/// holds no type of the caller's (a lambda of an unnamed namespace would give it no linkage).
+template <class T>
+using done_callback = std::function<void(coro_result<T>&&)>;
+
+/// Runs `t` and hands its outcome to `done`.
+template <class T>
+root_coroutine drive(task<T> t, std::type_identity_t<done_callback<T>> done) {
   coro_result<T> o;
   try {
     if constexpr (std::is_void_v<T>) {

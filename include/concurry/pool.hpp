@@ -111,7 +111,8 @@ public:
                std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>...>) auto submit(F&& fn,
                                                                                       A&&... args)
       const {
-    using R = std::decay_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>...>>;
+    // A coroutine function's result is its task's value.
+    using R = detail::awaited_result_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>...>>;
     static_assert(std::is_void_v<R> || std::is_copy_constructible_v<R>,
                   "concurry: a task's result must be copyable (futures hand out copies)");
     if (!core_)
@@ -132,7 +133,8 @@ public:
   template <class F, class... Ranges>
   requires(std::is_base_of_v<task_worker, W> &&
            sizeof...(Ranges) > 0) auto map(F fn, const Ranges&... ranges) const {
-    using R = std::decay_t<std::invoke_result_t<F&, std::ranges::range_value_t<const Ranges&>...>>;
+    using R = detail::awaited_result_t<
+        std::invoke_result_t<F&, std::ranges::range_value_t<const Ranges&>...>>;
     basic_handle<W, false> async{checked()};
     std::vector<future<R>> futures;
     auto iterators = std::tuple{std::ranges::begin(ranges)...};

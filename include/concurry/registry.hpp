@@ -208,7 +208,7 @@ constexpr bool check_task() {
                 "concurry: CONCURRY_TASK takes the name of a free function that is not "
                 "overloaded");
   if constexpr (fn::is_function) {
-    using R = std::decay_t<typename fn::result_type>;
+    using R = awaited_result_t<typename fn::result_type>;
     static_assert(all_transferable<typename fn::decayed_args>::value,
                   "concurry: a parameter of this task function cannot cross a process boundary; "
                   "make its type transferable with CONCURRY_TYPE");
@@ -223,16 +223,23 @@ constexpr bool check_task() {
 template <auto Fn>
 bool register_task(const char* name) {
   using fn = free_fn<decltype(Fn)>;
-  using R = std::decay_t<typename fn::result_type>;
+  using R = awaited_result_t<typename fn::result_type>;
   task_info info;
   info.name = name;
   info.invoke = [](std::span<const std::byte> bytes) -> std::vector<std::byte> {
     auto args = decode<typename fn::decayed_args>(bytes);
     // Each decoded argument goes in as the parameter asks: moved into a by-value or rvalue
     // parameter, as an lvalue into a reference parameter.
+    // A coroutine function runs to its end here, as a call in process mode does.
     auto call = [&]<class... P>(std::tuple<P...>*) -> decltype(auto) {
-      return std::apply([](auto&... a) -> decltype(auto) { return Fn(static_cast<P&&>(a)...); },
-                        args);
+      return std::apply(
+          [](auto&... a) -> decltype(auto) {
+            if constexpr (is_task_v<std::decay_t<typename fn::result_type>>)
+              return concurry::run(Fn(static_cast<P&&>(a)...));
+            else
+              return Fn(static_cast<P&&>(a)...);
+          },
+          args);
     };
     auto* params = static_cast<typename fn::args*>(nullptr);
     if constexpr (std::is_void_v<R>) {

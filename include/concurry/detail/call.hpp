@@ -360,7 +360,12 @@ class task_op final : public result_call<R> {
 public:
   template <class G, class... A>
   explicit task_op(G&& fn, A&&... args)
-      : fn_{std::forward<G>(fn)}, args_{std::forward<A>(args)...} {}
+      : fn_{std::forward<G>(fn)}, args_{std::forward<A>(args)...} {
+    if constexpr (coroutine_fn) {
+      this->coroutine = true;
+      this->enable_interrupts();
+    }
+  }
 
   /// Names the registered function this call runs in another process (registry.hpp).
   void bind_task(std::string_view name) noexcept { task_ = name; }
@@ -387,27 +392,22 @@ public:
 
   run_result execute(worker_base&) noexcept override {
     ++this->attempt;
-    if (this->retry) {
-      if constexpr (std::is_copy_constructible_v<Args>)
-        return this->attempt_with(*this->retry, [&]() -> R {
-          return std::apply(
-              [&](const auto&... a) -> R { return std::invoke(fn_, auto_copy(a)...); }, args_);
-        });
-      else
-        return this->finish_failed(std::make_exception_ptr(config_error{
-            "retries need copyable arguments: a submitted function takes an argument that "
-            "cannot be copied, so the call cannot run again"}));
-    }
-    try {
-      if constexpr (std::is_void_v<R>) {
-        std::apply([&](auto&... a) { std::invoke(fn_, std::move(a)...); }, args_);
-        return this->finish_value();
-      } else {
-        return this->finish_value(
-            std::apply([&](auto&... a) -> R { return std::invoke(fn_, std::move(a)...); }, args_));
-      }
-    } catch (...) {
-      return this->finish_failed(std::current_exception());
+    if (!can_run())
+      return refuse_retries();
+    if constexpr (coroutine_fn)
+      return this->conclude([&]() -> R { return concurry::run(call_function()); });
+    else
+      return this->conclude([&]() -> R { return call_function(); });
+  }
+
+  void start(worker_base& w, attempt_sink& sink) noexcept override {
+    if constexpr (!coroutine_fn) {
+      result_call<R>::start(w, sink);
+    } else {
+      ++this->attempt;
+      if (!can_run())
+        return sink.attempt_ended(*this, refuse_retries());
+      this->start_coroutine([this] { return call_function(); }, sink);
     }
   }
 
@@ -415,6 +415,35 @@ private:
   template <class T>
   static T auto_copy(const T& t) {
     return t;
+  }
+
+  static constexpr bool coroutine_fn = []<class... A>(std::tuple<A...>*) {
+    return is_task_v<std::decay_t<std::invoke_result_t<F&, A...>>>;
+  }(static_cast<Args*>(nullptr));
+
+  bool can_run() const noexcept { return std::is_copy_constructible_v<Args> || !this->retry; }
+  run_result refuse_retries() noexcept {
+    return this->finish_failed(std::make_exception_ptr(
+        config_error{"retries need copyable arguments: a submitted function takes an argument "
+                     "that cannot be copied, so the call cannot run again"}));
+  }
+
+  // The function's own result (a task for a coroutine function). Without retries the stored
+  // arguments are moved in; with retries each attempt gets copies, except that a coroutine gets
+  // the stored ones by reference (its frame may keep references to them, and they outlive it).
+  decltype(auto) call_function() {
+    if constexpr (std::is_copy_constructible_v<Args>)
+      if (this->retry) {
+        if constexpr (coroutine_fn)
+          return std::apply(
+              [&](const auto&... a) -> decltype(auto) { return std::invoke(fn_, a...); }, args_);
+        else
+          return std::apply(
+              [&](const auto&... a) -> decltype(auto) { return std::invoke(fn_, auto_copy(a)...); },
+              args_);
+      }
+    return std::apply(
+        [&](auto&... a) -> decltype(auto) { return std::invoke(fn_, std::move(a)...); }, args_);
   }
 
   F fn_;
