@@ -253,6 +253,21 @@ struct pending_grant {
   suspension_ptr waiter;
   // Counted against its coroutine until co_awaited.
   bool unawaited = false;
+  // Takes the request out of its set's queue while it waits (local sets only).
+  std::function<void()> withdraw;
+
+  /// The shell that would have taken the grant is gone: a request still queued leaves the
+  /// queue, so it neither holds up others nor takes what it no longer needs.
+  void drop() noexcept {
+    std::function<void()> w;
+    {
+      std::lock_guard lock{mutex};
+      if (!done)
+        w = std::move(withdraw);
+    }
+    if (w)
+      w();
+  }
 
   void complete(acquisition a, std::exception_ptr e) {
     suspension_ptr w;
@@ -309,15 +324,22 @@ void acquisition_awaited(acquisition& shell) noexcept {
 
 namespace {
 
-// Starts an acquisition through `start(done)` and waits for `done`. Inside a coroutine it does
-// not wait: the request is returned un-granted, for the coroutine to co_await.
+// Starts an acquisition through `start(done, withdraw)` and waits for `done`. With `defer`,
+// inside a coroutine it does not wait: the request is returned un-granted, for the coroutine to
+// co_await (and `withdraw`, which `start` may set, takes it out of its queue should the
+// coroutine be cancelled first).
 template <class Start>
-acquisition await(Start start) {
+acquisition await(Start start, bool defer) {
   auto pending = std::make_shared<detail::pending_grant>();
-  start([pending](acquisition a, std::exception_ptr e) {
-    pending->complete(std::move(a), std::move(e));
-  });
-  if (detail::in_coroutine()) {
+  std::function<void()> withdraw;
+  start([pending](acquisition a,
+                  std::exception_ptr e) { pending->complete(std::move(a), std::move(e)); },
+        &withdraw);
+  if (defer && detail::in_coroutine()) {
+    {
+      std::lock_guard lock{pending->mutex};
+      pending->withdraw = std::move(withdraw);
+    }
     pending->unawaited = true;
     detail::count_unawaited_acquisition(1);
     return detail::acquisition_access::pending(std::move(pending));
@@ -496,9 +518,11 @@ void on_wake(const std::weak_ptr<limit_set_state>& weak, std::uint64_t generatio
   run(ready);
 }
 
-void on_deadline(const std::weak_ptr<limit_set_state>& weak,
-                 std::uint64_t id,
-                 nanoseconds timeout) {
+// Ends waiter `id` with `error`, if it still waits, and admits whom it held up.
+void end_waiter(const std::weak_ptr<limit_set_state>& weak,
+                std::uint64_t id,
+                std::exception_ptr error,
+                bool from_deadline) {
   auto s = weak.lock();
   if (!s)
     return;
@@ -509,15 +533,24 @@ void on_deadline(const std::weak_ptr<limit_set_state>& weak,
     if (it == s->waiters.end())
       return;
     count_waiting(*s, it->second.items, /*queued=*/false);
-    ready.push_back({std::move(it->second.done),
-                     acquisition{},
-                     std::make_exception_ptr(timeout_error{"could not acquire the limits within " +
-                                                           format_seconds(timeout)})});
+    if (!from_deadline && it->second.deadline)
+      s->clock->cancel(*it->second.deadline);
+    ready.push_back({std::move(it->second.done), acquisition{}, std::move(error)});
     s->waiters.erase(it);
     // The request that gave up may have held up later ones.
     admit_waiters(*s, s->clock->now(), ready);
   }
   run(ready);
+}
+
+void on_deadline(const std::weak_ptr<limit_set_state>& weak,
+                 std::uint64_t id,
+                 nanoseconds timeout) {
+  end_waiter(weak,
+             id,
+             std::make_exception_ptr(
+                 timeout_error{"could not acquire the limits within " + format_seconds(timeout)}),
+             /*from_deadline=*/true);
 }
 
 // The validation every rate and call limit shares.
@@ -684,6 +717,8 @@ acquisition::acquisition(acquisition&& other) noexcept
 
 acquisition& acquisition::operator=(acquisition&& other) noexcept {
   if (this != &other) {
+    if (pending_)
+      pending_->drop();
     release();
     state_ = std::move(other.state_);
     requested_ = std::move(other.requested_);
@@ -697,6 +732,8 @@ acquisition& acquisition::operator=(acquisition&& other) noexcept {
 }
 
 acquisition::~acquisition() {
+  if (pending_)
+    pending_->drop();
   release();
 }
 
@@ -781,9 +818,11 @@ acquisition limit_set::try_acquire(const amounts& requested) {
   amounts granted;
   auto items = normalize(*state_, requested, granted);
   if (is_remote(*state_))
-    return await([&](detail::done_fn done) {
-      ask_remote(state_, requested, std::move(granted), std::nullopt, true, std::move(done));
-    });
+    return await(
+        [&](detail::done_fn done, std::function<void()>*) {
+          ask_remote(state_, requested, std::move(granted), std::nullopt, true, std::move(done));
+        },
+        /*defer=*/false);
   std::lock_guard lock{state_->mutex};
   auto now = state_->clock->now();
   if (held_up_by_waiters(*state_, items) || admit_time(*state_, items, now) > now)
@@ -795,6 +834,13 @@ acquisition limit_set::try_acquire(const amounts& requested) {
 void limit_set::acquire_async(const amounts& requested,
                               std::optional<std::chrono::nanoseconds> timeout,
                               std::function<void(acquisition, std::exception_ptr)> done) {
+  queue_async(requested, timeout, std::move(done), nullptr);
+}
+
+void limit_set::queue_async(const amounts& requested,
+                            std::optional<std::chrono::nanoseconds> timeout,
+                            std::function<void(acquisition, std::exception_ptr)> done,
+                            std::function<void()>* withdraw) {
   if (!done)
     throw config_error{"acquire_async needs a callback"};
   amounts granted;
@@ -834,6 +880,13 @@ void limit_set::acquire_async(const amounts& requested,
       w.requested = std::move(granted);
       w.done = std::move(done);
       count_waiting(s, w.items, /*queued=*/true);
+      if (withdraw)
+        *withdraw = [weak = s.weak_from_this(), id] {
+          end_waiter(weak,
+                     id,
+                     std::make_exception_ptr(cancelled_error{"the request was withdrawn"}),
+                     /*from_deadline=*/false);
+        };
       if (timeout && *timeout < time_point::max() - now)
         w.deadline =
             s.clock->schedule(now + *timeout, [weak = s.weak_from_this(), id, t = *timeout] {
@@ -854,7 +907,11 @@ acquisition limit_set::wait_for(const amounts& requested,
   if (!is_remote(*state_) && !detail::in_coroutine())
     if (auto granted = try_acquire(requested))
       return granted;
-  return await([&](detail::done_fn done) { acquire_async(requested, timeout, std::move(done)); });
+  return await(
+      [&](detail::done_fn done, std::function<void()>* withdraw) {
+        queue_async(requested, timeout, std::move(done), withdraw);
+      },
+      /*defer=*/true);
 }
 
 limit_set_stats limit_set::stats() const {
@@ -949,7 +1006,10 @@ acquisition limit_pool::acquire(const amounts& requested) {
     return detail::acquisition_access::make(nullptr, requested, /*successful=*/true);
   if (detail::in_coroutine())
     return await(
-        [&](detail::done_fn done) { acquire_async(requested, std::nullopt, std::move(done)); });
+        [&](detail::done_fn done, std::function<void()>* withdraw) {
+          queue_async(requested, std::nullopt, std::move(done), withdraw);
+        },
+        /*defer=*/true);
   auto first = pick();
   if (auto a = try_from(first, requested))
     return a;
@@ -960,7 +1020,11 @@ acquisition limit_pool::acquire(const amounts& requested, std::chrono::nanosecon
   if (!state_)
     return detail::acquisition_access::make(nullptr, requested, /*successful=*/true);
   if (detail::in_coroutine())
-    return await([&](detail::done_fn done) { acquire_async(requested, timeout, std::move(done)); });
+    return await(
+        [&](detail::done_fn done, std::function<void()>* withdraw) {
+          queue_async(requested, timeout, std::move(done), withdraw);
+        },
+        /*defer=*/true);
   auto first = pick();
   if (auto a = try_from(first, requested))
     return a;
@@ -976,6 +1040,13 @@ acquisition limit_pool::try_acquire(const amounts& requested) {
 void limit_pool::acquire_async(const amounts& requested,
                                std::optional<std::chrono::nanoseconds> timeout,
                                std::function<void(acquisition, std::exception_ptr)> done) {
+  queue_async(requested, timeout, std::move(done), nullptr);
+}
+
+void limit_pool::queue_async(const amounts& requested,
+                             std::optional<std::chrono::nanoseconds> timeout,
+                             std::function<void(acquisition, std::exception_ptr)> done,
+                             std::function<void()>* withdraw) {
   if (!done)
     throw config_error{"acquire_async needs a callback"};
   if (!state_) {
@@ -994,7 +1065,7 @@ void limit_pool::acquire_async(const amounts& requested,
     done(std::move(a), nullptr);
     return;
   }
-  state_->sets[first].acquire_async(requested, timeout, std::move(done));
+  state_->sets[first].queue_async(requested, timeout, std::move(done), withdraw);
 }
 
 limit_pool limit_pool::for_worker(std::size_t worker_index) const {

@@ -365,7 +365,13 @@ TEST_SUITE("asyncio mode") {
     std::this_thread::sleep_for(50ms);
     auto waiter = pool.call(&napper::hold_slot, 2, 1);
     std::this_thread::sleep_for(50ms);
+    CHECK(pool.stats().limits[0].waiting == 1);
     CHECK(waiter.cancel());
+    // The request leaves the queue at once: it holds up nobody and takes nothing.
+    for (int i = 0; i < 100 && pool.stats().limits[0].waiting > 0; ++i)
+      std::this_thread::sleep_for(2ms);
+    CHECK(pool.stats().limits[0].waiting == 0);
+    CHECK_FALSE(holder.done());
     CHECK(holder.result() == 1);
     CHECK(pool.call(&napper::hold_slot, 3, 1).result(2s) == 3);
     for (int i = 0; i < 200 && pool.stats().limits[0].limits[0].in_use > 0; ++i)

@@ -329,8 +329,15 @@ public:
 
 private:
   friend struct detail::limit_set_access;
+  friend class limit_pool;
 
   acquisition wait_for(const amounts& requested, std::optional<std::chrono::nanoseconds> timeout);
+  // acquire_async; `withdraw`, if not null, is set to take a request that had to queue out of
+  // the queue again.
+  void queue_async(const amounts& requested,
+                   std::optional<std::chrono::nanoseconds> timeout,
+                   std::function<void(acquisition, std::exception_ptr)> done,
+                   std::function<void()>* withdraw);
 
   std::shared_ptr<detail::limit_set_state> state_;
 };
@@ -397,6 +404,10 @@ public:
 private:
   std::size_t pick() const;
   acquisition try_from(std::size_t first, const amounts& requested) const;
+  void queue_async(const amounts& requested,
+                   std::optional<std::chrono::nanoseconds> timeout,
+                   std::function<void(acquisition, std::exception_ptr)> done,
+                   std::function<void()>* withdraw);
 
   std::shared_ptr<detail::limit_pool_state> state_;
 };
