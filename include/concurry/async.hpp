@@ -180,12 +180,16 @@ class [[nodiscard]] task {
   static_assert(!std::is_reference_v<T>, "concurry::task holds a value, not a reference");
 
 public:
+  /// What the coroutine gives: the `T` of `co_return`.
   using value_type = T;
+  /// The coroutine machinery's promise (for the compiler).
   using promise_type = detail::task_promise<T>;
 
   /// A task of no coroutine; awaiting it throws `concurry::error`.
   task() noexcept = default;
+  /// Takes over `o`'s coroutine; `o` refers to none.
   task(task&& o) noexcept : h_{std::exchange(o.h_, {})} {}
+  /// Destroys this task's coroutine (if not started or done), then takes over `o`'s.
   task& operator=(task&& o) noexcept {
     if (this != &o) {
       destroy();
@@ -200,13 +204,18 @@ public:
   /// True when the task refers to a coroutine.
   [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(h_); }
 
+  /// What `co_await task` does: runs the task's coroutine, then resumes the awaiting one.
   struct awaiter {
+    /// The task's coroutine.
     std::coroutine_handle<promise_type> h;
+    /// True when there is nothing to run (done already, or no coroutine).
     bool await_ready() const noexcept { return !h || h.done(); }
+    /// Runs the task; it resumes `caller` when it ends.
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
       h.promise().continuation = caller;
       return h;
     }
+    /// The task's value, or its exception rethrown; `concurry::error` the second time.
     T await_resume() {
       if (!h)
         throw error{"this task refers to no coroutine (default-constructed or moved from)"};
@@ -218,6 +227,7 @@ public:
 
   /// Runs the task in place; its value, or its exception rethrown.
   awaiter operator co_await() && noexcept { return awaiter{h_}; }
+  /// As above, for a task held in a variable.
   awaiter operator co_await() & noexcept { return awaiter{h_}; }
 
 private:
