@@ -241,7 +241,7 @@ void loop_core::run_until(Done done) {
           break;
         if (std::exchange(poked_, false))
           continue;
-        if (timers_.empty())
+        if (timers_.empty() || timers_.top().at == std::chrono::steady_clock::time_point::max())
           wake_.wait(lock);
         else
           wake_.wait_until(lock, timers_.top().at);

@@ -421,6 +421,7 @@ void worker_runner::begin_stop(std::function<void()> on_exit) {
 }
 
 void worker_runner::abandon() noexcept {
+  std::vector<detail::call_node*> on_loop;
   {
     std::lock_guard guard{mutex_};
     if (abandoned_)
@@ -433,9 +434,16 @@ void worker_runner::abandon() noexcept {
     if (current_)
       current_->state().fail(stopped_error());
     fail_queued_locked();
-    // The loop's calls fail now; the loop releases them as it destroys their coroutines.
-    for (auto* call : on_loop_)
-      call->state().fail(stopped_error());
+    // The loop's calls fail now (below, outside the lock: their done callbacks may call this
+    // pool); the loop releases them as it destroys their coroutines.
+    for (auto* call : on_loop_) {
+      call->state().add_ref();
+      on_loop.push_back(call);
+    }
+  }
+  for (auto* call : on_loop) {
+    call->state().fail(stopped_error());
+    call->state().release();
   }
   if (loop_)
     loop_->abandon();

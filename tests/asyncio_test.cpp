@@ -106,6 +106,17 @@ public:
       sum += co_await p;
     co_return sum;
   }
+  /// Spawns `n` sleeps and gathers them.
+  concurry::task<int> gathered(int n, int ms) {
+    std::vector<concurry::future<int>> parts;
+    for (int i = 0; i < n; ++i)
+      parts.push_back(concurry::spawn(echo_after(i, ms)));
+    auto values = co_await concurry::async_gather(std::move(parts));
+    int sum = 0;
+    for (int v : values)
+      sum += v;
+    co_return sum;
+  }
   /// A helper coroutine awaited in place.
   concurry::task<int> nested(int x) { co_return co_await add_twice(x, x + 1); }
   concurry::task<void> touch() {
@@ -143,6 +154,7 @@ CONCURRY_WORKER(napper,
                 forgets_to_await,
                 flaky,
                 fan_out,
+                gathered,
                 nested,
                 touch,
                 plain_thread,
@@ -416,6 +428,23 @@ TEST_SUITE("asyncio mode") {
     auto start = clock_type::now();
     CHECK(pool.call(&napper::fan_out, 100, 200).result() == 4950);
     CHECK(seconds_since(start) < 1.5); // 100 in a row would take 20 s
+  }
+
+  TEST_CASE("async_gather waits for futures without blocking the loop") {
+    auto pool = napper::options().mode(concurry::mode::asyncio).init();
+    auto start = clock_type::now();
+    auto gathered = pool.call(&napper::gathered, 50, 200);
+    CHECK(pool.call(&napper::echo_after, 1, 1).result() == 1); // the loop is free meanwhile
+    CHECK(gathered.result() == 1225);
+    CHECK(seconds_since(start) < 1.5);
+    CHECK_THROWS_AS(concurry::run([]() -> concurry::task<int> {
+                      std::vector<concurry::future<int>> parts;
+                      parts.push_back(concurry::spawn(twice(1)));
+                      parts.push_back(concurry::spawn(throws_after_sleep()));
+                      auto values = co_await concurry::async_gather(parts);
+                      co_return values[0];
+                    }()),
+                    std::invalid_argument);
   }
 
   TEST_CASE("max_queued_tasks caps the coroutines in flight") {

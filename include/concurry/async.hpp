@@ -42,6 +42,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace concurry {
 
@@ -251,31 +252,47 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
 
 /// co_await concurry::sleep(...).
 struct sleep_awaiter {
+  explicit sleep_awaiter(std::chrono::steady_clock::time_point until) noexcept : at{until} {}
   std::chrono::steady_clock::time_point at;
   suspension_ptr waiting;
   // Even a sleep of zero lets the other coroutines run, as asyncio.sleep(0) does.
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
     waiting = suspend(h);
-    wake_at(waiting, at);
+    try {
+      wake_at(waiting, at);
+    } catch (...) {
+      // The coroutine goes on with the exception: nothing may resume it later.
+      waiting->abandon();
+      throw;
+    }
   }
   void await_resume() const { waiting->rethrow_if_cancelled(); }
 };
 
-/// co_await on a concurry::future.
-template <class T>
+/// co_await on a concurry::future: its value, or with `Value` false only its end. (Awaiters
+/// here have constructors: g++ 12 destroys parts of an aggregate-initialised awaiter twice.)
+template <class T, bool Value = true>
 struct future_awaiter {
+  explicit future_awaiter(future<T> fut) noexcept : f{std::move(fut)} {}
   future<T> f;
   suspension_ptr waiting;
   bool await_ready() const { return f.done(); }
   void await_suspend(std::coroutine_handle<> h) {
     waiting = suspend(h);
-    f.add_done_callback([w = waiting](const future<T>&) { w->wake(); });
+    try {
+      f.add_done_callback([w = waiting](const future<T>&) { w->wake(); });
+    } catch (...) {
+      // The coroutine goes on with the exception: nothing may resume it later.
+      waiting->abandon();
+      throw;
+    }
   }
-  T await_resume() const {
+  auto await_resume() const {
     if (waiting)
       waiting->rethrow_if_cancelled();
-    return f.result();
+    if constexpr (Value)
+      return f.result();
   }
 };
 
@@ -297,21 +314,41 @@ template <class Rep, class Period>
   auto ns = detail::saturated_ns(d);
   auto now = std::chrono::steady_clock::now();
   auto left = std::chrono::steady_clock::time_point::max() - now;
-  return {ns >= left ? std::chrono::steady_clock::time_point::max()
-                     : now + std::max(ns, std::chrono::nanoseconds{0}),
-          nullptr};
+  return detail::sleep_awaiter{ns >= left ? std::chrono::steady_clock::time_point::max()
+                                          : now + std::max(ns, std::chrono::nanoseconds{0})};
 }
 
 /// Suspends the running coroutine until `at` on the steady clock.
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(std::chrono::steady_clock::time_point at) {
-  return {at, nullptr};
+  return detail::sleep_awaiter{at};
 }
 
 /// `co_await f` inside a coroutine: suspends until the call behind `f` is done, then gives its
 /// value or rethrows its exception. The loop runs other coroutines meanwhile.
 template <class T>
 detail::future_awaiter<T> operator co_await(const future<T>& f) {
-  return {f, nullptr};
+  return detail::future_awaiter<T>{f};
+}
+
+/// Inside a coroutine, `co_await concurry::async_gather(futures)`: waits for every future
+/// without blocking the loop, then gives their values in input order. When some failed,
+/// rethrows the exception of the first failed one in input order, after all finished (as
+/// `gather`). For `future<void>` it gives nothing.
+template <class T>
+task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>>
+async_gather(std::vector<future<T>> fs) {
+  for (const auto& f : fs)
+    co_await detail::future_awaiter<T, false>{f};
+  if constexpr (std::is_void_v<T>) {
+    for (const auto& f : fs)
+      f.result();
+  } else {
+    std::vector<T> out;
+    out.reserve(fs.size());
+    for (const auto& f : fs)
+      out.push_back(f.result());
+    co_return out;
+  }
 }
 
 /// Starts `t` on the loop of the running coroutine, beside it, and returns its future (as
@@ -369,6 +406,7 @@ T run(task<T> t) {
 namespace detail {
 /// co_await limits().acquire(...) inside a coroutine.
 struct acquire_awaiter {
+  explicit acquire_awaiter(acquisition a) noexcept : shell{std::move(a)} {}
   acquisition shell;
   suspension_ptr waiting;
   bool await_ready() const { return acquisition_ready(shell); }
@@ -388,7 +426,7 @@ struct acquire_awaiter {
 /// `concurry::error`, and a request that is never co_awaited holds nothing once granted.
 inline detail::acquire_awaiter operator co_await(acquisition&& a) {
   detail::acquisition_awaited(a);
-  return {std::move(a), nullptr};
+  return detail::acquire_awaiter{std::move(a)};
 }
 
 } // namespace concurry
