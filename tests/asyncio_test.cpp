@@ -83,6 +83,16 @@ public:
     co_await concurry::sleep(std::chrono::milliseconds{ms});
     co_return id;
   }
+  /// Waits at most `timeout_ms` for a slot; 1 when it got one, 0 on timeout_error.
+  concurry::task<int> try_slot(int timeout_ms) {
+    concurry::amounts one{{"slots", 1}};
+    try {
+      auto grant = co_await limits().acquire(one, std::chrono::milliseconds{timeout_ms});
+      co_return 1;
+    } catch (const concurry::timeout_error&) {
+      co_return 0;
+    }
+  }
   /// Acquires without co_await: a mistake concurry reports.
   concurry::task<int> forgets_to_await() {
     auto grant = limits().acquire("slots", 1);
@@ -151,6 +161,7 @@ CONCURRY_WORKER(napper,
                 fail_after,
                 forever,
                 hold_slot,
+                try_slot,
                 forgets_to_await,
                 flaky,
                 fan_out,
@@ -354,6 +365,20 @@ TEST_SUITE("asyncio mode") {
     auto stats = pool.stats();
     REQUIRE(stats.limits.size() == 1);
     CHECK(stats.limits[0].limits[0].in_use == 0);
+  }
+
+  TEST_CASE("an acquisition with a timeout gives timeout_error at the co_await") {
+    auto pool = napper::options()
+                    .mode(concurry::mode::asyncio)
+                    .limits({concurry::resource_limit{"slots", 1}})
+                    .init();
+    auto holder = pool.call(&napper::hold_slot, 1, 400);
+    std::this_thread::sleep_for(50ms);
+    auto start = clock_type::now();
+    CHECK(pool.call(&napper::try_slot, 50).result() == 0);
+    CHECK(seconds_since(start) < 0.3);
+    CHECK(holder.result() == 1);
+    CHECK(pool.call(&napper::try_slot, 50).result() == 1);
   }
 
   TEST_CASE("an acquisition that a coroutine does not co_await fails its call clearly") {
