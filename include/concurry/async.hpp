@@ -339,16 +339,10 @@ task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>>
 async_gather(std::vector<future<T>> fs) {
   for (const auto& f : fs)
     co_await detail::future_awaiter<T, false>{f};
-  if constexpr (std::is_void_v<T>) {
-    for (const auto& f : fs)
-      f.result();
-  } else {
-    std::vector<T> out;
-    out.reserve(fs.size());
-    for (const auto& f : fs)
-      out.push_back(f.result());
-    co_return out;
-  }
+  if constexpr (std::is_void_v<T>)
+    detail::values_in_order(fs);
+  else
+    co_return detail::values_in_order(fs);
 }
 
 /// Starts `t` on the loop of the running coroutine, beside it, and returns its future (as

@@ -10,6 +10,7 @@
 #include <exception>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace concurry {
 
@@ -136,6 +137,23 @@ namespace detail {
 template <class T>
 future<T> make_future(state_ptr<value_state<T>> s) noexcept {
   return future<T>{std::move(s)};
+}
+
+/// The values of futures that are all done, in input order; rethrows the exception of the first
+/// failed one in input order. Nothing for void.
+template <class T>
+std::conditional_t<std::is_void_v<T>, void, std::vector<T>>
+values_in_order(const std::vector<future<T>>& fs) {
+  if constexpr (std::is_void_v<T>) {
+    for (const auto& f : fs)
+      f.result();
+  } else {
+    std::vector<T> out;
+    out.reserve(fs.size());
+    for (const auto& f : fs)
+      out.push_back(f.result());
+    return out;
+  }
 }
 } // namespace detail
 

@@ -347,16 +347,7 @@ gather(const std::vector<future<T>>& fs,
        std::chrono::duration<Rep, Period> timeout,
        const progress& shown = {}) {
   detail::wait_all_or_throw(fs, detail::saturated_ns(timeout), shown);
-  if constexpr (std::is_void_v<T>) {
-    for (const auto& f : fs)
-      f.result();
-  } else {
-    std::vector<T> out;
-    out.reserve(fs.size());
-    for (const auto& f : fs)
-      out.push_back(f.result());
-    return out;
-  }
+  return detail::values_in_order(fs);
 }
 
 /// As `gather` with a timeout, without a deadline.

@@ -16,6 +16,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -167,6 +168,30 @@ protected:
   /// Lets cancel() stop this call's attempts that run as coroutines on a loop.
   void enable_interrupts() { running_ = std::make_unique<running_root>(); }
 
+  /// One attempt run here, to its end (execute()): `refusal()` ends it before it runs (a
+  /// run_result), or lets it run (nullopt); `call()` gives the method's own result, a task for
+  /// a coroutine, which then runs on a loop of its own.
+  template <bool Coroutine, class Refusal, class Call>
+  run_result run_attempt(Refusal refusal, Call call) noexcept {
+    ++this->attempt;
+    if (auto refused = refusal())
+      return *refused;
+    if constexpr (Coroutine)
+      return conclude([&]() -> R { return concurry::run(call()); });
+    else
+      return conclude([&]() -> R { return call(); });
+  }
+
+  /// One attempt of a coroutine call started on the loop running on this thread (start()),
+  /// with `refusal` and `call` as for run_attempt.
+  template <class Refusal, class Call>
+  void start_attempt(attempt_sink& sink, Refusal refusal, Call call) noexcept {
+    ++this->attempt;
+    if (auto refused = refusal())
+      return sink.attempt_ended(*this, *refused);
+    start_coroutine(call, sink);
+  }
+
   /// Starts one attempt of a coroutine call on the loop running on this thread: `make()` gives
   /// the method's task; its end is judged as conclude() judges it and reported to `sink`.
   template <class Make>
@@ -289,25 +314,18 @@ public:
   }
 
   run_result execute(worker_base& w) noexcept override {
-    ++this->attempt;
-    if (!can_run())
-      return refuse_retries();
-    auto& self = static_cast<W&>(w);
-    if constexpr (coroutine_method)
-      return this->conclude([&]() -> R { return concurry::run(call_method(self)); });
-    else
-      return this->conclude([&]() -> R { return call_method(self); });
+    return this->template run_attempt<coroutine_method>(
+        [this] { return refusal(); }, [this, &w] { return call_method(static_cast<W&>(w)); });
   }
 
   void start(worker_base& w, attempt_sink& sink) noexcept override {
-    if constexpr (!coroutine_method) {
+    if constexpr (!coroutine_method)
       result_call<R>::start(w, sink);
-    } else {
-      ++this->attempt;
-      if (!can_run())
-        return sink.attempt_ended(*this, refuse_retries());
-      this->start_coroutine([this, &w] { return call_method(static_cast<W&>(w)); }, sink);
-    }
+    else
+      this->start_attempt(
+          sink,
+          [this] { return refusal(); },
+          [this, &w] { return call_method(static_cast<W&>(w)); });
   }
 
 private:
@@ -319,8 +337,9 @@ private:
   static constexpr bool coroutine_method = member_fn<M>::coroutine;
 
   // Retries need copies of the arguments for every attempt.
-  bool can_run() const noexcept { return copyable_args || !this->retry; }
-  run_result refuse_retries() noexcept {
+  std::optional<run_result> refusal() noexcept {
+    if (copyable_args || !this->retry)
+      return std::nullopt;
     return this->finish_failed(std::make_exception_ptr(
         config_error{"retries need copyable arguments: " + this->retry->method_name +
                      " takes an argument that cannot be copied, so the call cannot run again"}));
@@ -391,24 +410,16 @@ public:
   }
 
   run_result execute(worker_base&) noexcept override {
-    ++this->attempt;
-    if (!can_run())
-      return refuse_retries();
-    if constexpr (coroutine_fn)
-      return this->conclude([&]() -> R { return concurry::run(call_function()); });
-    else
-      return this->conclude([&]() -> R { return call_function(); });
+    return this->template run_attempt<coroutine_fn>([this] { return refusal(); },
+                                                    [this] { return call_function(); });
   }
 
   void start(worker_base& w, attempt_sink& sink) noexcept override {
-    if constexpr (!coroutine_fn) {
+    if constexpr (!coroutine_fn)
       result_call<R>::start(w, sink);
-    } else {
-      ++this->attempt;
-      if (!can_run())
-        return sink.attempt_ended(*this, refuse_retries());
-      this->start_coroutine([this] { return call_function(); }, sink);
-    }
+    else
+      this->start_attempt(
+          sink, [this] { return refusal(); }, [this] { return call_function(); });
   }
 
 private:
@@ -421,8 +432,9 @@ private:
     return is_task_v<std::decay_t<std::invoke_result_t<F&, A...>>>;
   }(static_cast<Args*>(nullptr));
 
-  bool can_run() const noexcept { return std::is_copy_constructible_v<Args> || !this->retry; }
-  run_result refuse_retries() noexcept {
+  std::optional<run_result> refusal() noexcept {
+    if (std::is_copy_constructible_v<Args> || !this->retry)
+      return std::nullopt;
     return this->finish_failed(std::make_exception_ptr(
         config_error{"retries need copyable arguments: a submitted function takes an argument "
                      "that cannot be copied, so the call cannot run again"}));

@@ -166,28 +166,20 @@ public:
   }
 
   run_result execute(worker_base& w) noexcept override {
-    ++this->attempt;
-    // The inputs first: an upstream failure fails the call as it is, never retried.
-    if (auto upstream = wait_for_inputs())
-      return this->finish_failed(std::move(upstream));
-    auto& self = static_cast<W&>(w);
-    if constexpr (coroutine_method)
-      return this->conclude([&]() -> R { return concurry::run(call_method(self)); });
-    else
-      return this->conclude([&]() -> R { return call_method(self); });
+    return this->template run_attempt<coroutine_method>(
+        [this] { return refusal(); }, [this, &w] { return call_method(static_cast<W&>(w)); });
   }
 
   // On an event loop the inputs are done already: a pool whose loop runs coroutine methods
   // resolves future arguments before it sends a call.
   void start(worker_base& w, attempt_sink& sink) noexcept override {
-    if constexpr (!coroutine_method) {
+    if constexpr (!coroutine_method)
       result_call<R>::start(w, sink);
-    } else {
-      ++this->attempt;
-      if (auto upstream = wait_for_inputs())
-        return sink.attempt_ended(*this, this->finish_failed(std::move(upstream)));
-      this->start_coroutine([this, &w] { return call_method(static_cast<W&>(w)); }, sink);
-    }
+    else
+      this->start_attempt(
+          sink,
+          [this] { return refusal(); },
+          [this, &w] { return call_method(static_cast<W&>(w)); });
   }
 
 private:
@@ -202,8 +194,9 @@ private:
     using type = std::tuple<std::decay_t<P>...>;
   };
 
-  // Waits for every future among the arguments; the first failure among them, or null.
-  std::exception_ptr wait_for_inputs() const {
+  // The inputs first: waits for every future among the arguments; an upstream failure fails
+  // the call as it is, never retried.
+  std::optional<run_result> refusal() noexcept {
     std::exception_ptr upstream;
     auto first_failure = [&](const auto& f) {
       f.wait();
@@ -211,7 +204,9 @@ private:
         upstream = f.exception();
     };
     std::apply([&](const auto&... a) { (for_each_future(a, first_failure), ...); }, held_);
-    return upstream;
+    if (!upstream)
+      return std::nullopt;
+    return this->finish_failed(std::move(upstream));
   }
 
   // Every parameter gets a value of its own type made from the resolved argument; the held
