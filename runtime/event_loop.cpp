@@ -88,6 +88,10 @@ bool in_coroutine() noexcept {
   return this_root != nullptr;
 }
 
+bool on_shared_loop() noexcept {
+  return this_root && this_loop && this_loop->shared();
+}
+
 void count_unawaited_acquisition(int delta) noexcept {
   if (this_root)
     this_root->unawaited += delta;
@@ -96,6 +100,10 @@ void count_unawaited_acquisition(int delta) noexcept {
 void check_acquisitions_awaited() {
   if (this_root && this_root->unawaited > 0)
     throw_unawaited(*this_root);
+}
+
+bool root_ref::on_this_thread() const noexcept {
+  return loop_ && loop_.get() == this_loop;
 }
 
 void root_ref::cancel() const noexcept {
@@ -297,7 +305,9 @@ void loop_core::run_until_ended(std::uint64_t id) {
 }
 
 void loop_core::run_forever() {
-  run_until([&] { return (stop_ && roots_.empty()) || abandoned_; });
+  // A stop comes once the worker's calls have ended: what still runs then are tasks they
+  // spawned, which end with the loop (as asyncio.run cancels the tasks left).
+  run_until([&] { return stop_ || abandoned_; });
   close();
 }
 

@@ -139,6 +139,12 @@ void throw_timeout(std::chrono::nanoseconds waited) {
   throw timeout_error{"the call did not finish within " + std::to_string(ms) + " ms"};
 }
 
+void throw_blocks_own_loop() {
+  throw error{"waiting here for a task spawned on this event loop would never end (the task "
+              "needs this thread); inside a coroutine, co_await its future (or "
+              "concurry::async_gather) instead"};
+}
+
 void throw_invalid_future() {
   throw error{"this future refers to no call (default-constructed or moved from)"};
 }

@@ -325,9 +325,11 @@ void acquisition_awaited(acquisition& shell) noexcept {
 namespace {
 
 // Starts an acquisition through `start(done, withdraw)` and waits for `done`. With `defer`,
-// inside a coroutine it does not wait: the request is returned un-granted, for the coroutine to
-// co_await (and `withdraw`, which `start` may set, takes it out of its queue should the
-// coroutine be cancelled first).
+// inside a coroutine on a shared loop (an asyncio worker's) a request that cannot be granted at
+// once does not wait: it is returned un-granted, for the coroutine to co_await (and `withdraw`,
+// which `start` may set, takes it out of its queue should the coroutine be cancelled first). A
+// request granted at once is returned granted, and a coroutine on a loop of its own waits as a
+// plain call does: so an acquire in a plain function that a coroutine calls holds its limits.
 template <class Start>
 acquisition await(Start start, bool defer) {
   auto pending = std::make_shared<detail::pending_grant>();
@@ -335,11 +337,14 @@ acquisition await(Start start, bool defer) {
   start([pending](acquisition a,
                   std::exception_ptr e) { pending->complete(std::move(a), std::move(e)); },
         &withdraw);
-  if (defer && detail::in_coroutine()) {
-    {
-      std::lock_guard lock{pending->mutex};
+  bool decided = false;
+  {
+    std::lock_guard lock{pending->mutex};
+    decided = pending->done;
+    if (!decided)
       pending->withdraw = std::move(withdraw);
-    }
+  }
+  if (!decided && defer && detail::on_shared_loop()) {
     pending->unawaited = true;
     detail::count_unawaited_acquisition(1);
     return detail::acquisition_access::pending(std::move(pending));

@@ -119,6 +119,7 @@ void worker_runner::start(const detail::worker_factory& factory) {
 void worker_runner::start_loop() {
   object_ = worker_.get();
   loop_ = std::make_shared<detail::loop_core>();
+  loop_->set_shared();
   try {
     loop_thread_ = std::thread{[loop = loop_, owner = options_.owner] {
       thread_owner = owner;

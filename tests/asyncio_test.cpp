@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -48,6 +49,22 @@ concurry::task<int> throws_after_sleep() {
 
 concurry::task<void> nothing() {
   co_return;
+}
+
+// Ends without suspending, as a cache hit would.
+concurry::task<int> at_once(int x) {
+  co_return x;
+}
+
+concurry::task<std::pair<int, int>> braced() {
+  co_return {1, 2};
+}
+
+concurry::task<int> heartbeat(std::atomic<int>& beats) {
+  for (;;) {
+    co_await concurry::sleep(5ms);
+    beats.fetch_add(1);
+  }
 }
 
 } // namespace
@@ -134,6 +151,19 @@ public:
     steps_.fetch_add(1);
   }
 
+  /// Takes a slot in a plain function, as existing code would, from inside a coroutine.
+  concurry::task<int> via_helper(int ms) { co_return hold_in_plain_code(ms); }
+  /// Starts a task that never ends, and returns.
+  concurry::task<int> start_heartbeat() {
+    static_cast<void>(concurry::spawn(heartbeat(steps_)));
+    co_return 0;
+  }
+  /// Blocks on a task it spawned: a mistake concurry reports instead of hanging.
+  concurry::task<int> blocks_on_spawned() {
+    auto f = concurry::spawn(echo_after(5, 10));
+    co_return f.result();
+  }
+
   /// Plain methods: they run on the worker's second thread, in order.
   std::uint64_t plain_thread() { return this_thread_id(); }
   void block(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds{ms}); }
@@ -149,6 +179,20 @@ public:
   int steps() { return steps_.load(); }
 
 private:
+  // The most callers inside at once.
+  int hold_in_plain_code(int ms) {
+    auto grant = limits().acquire("slots", 1);
+    int now = inside_.fetch_add(1) + 1;
+    int seen = most_inside_.load();
+    while (now > seen && !most_inside_.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+    inside_.fetch_sub(1);
+    return most_inside_.load();
+  }
+  std::atomic<int> inside_{0};
+  std::atomic<int> most_inside_{0};
+
   std::atomic<int> steps_{0};
   std::atomic<int> attempts_{0};
   std::mutex mutex_;
@@ -166,6 +210,9 @@ CONCURRY_WORKER(napper,
                 flaky,
                 fan_out,
                 gathered,
+                via_helper,
+                start_heartbeat,
+                blocks_on_spawned,
                 nested,
                 touch,
                 plain_thread,
@@ -220,6 +267,17 @@ TEST_SUITE("coroutines") {
       co_return done;
     }());
     CHECK(order == std::vector<int>{40, 80, 120});
+  }
+
+  TEST_CASE("a long loop of awaits that end at once does not grow the stack") {
+    auto sum = concurry::run([]() -> concurry::task<long> {
+      long total = 0;
+      for (int i = 0; i < 1'000'000; ++i)
+        total += co_await at_once(1);
+      co_return total;
+    }());
+    CHECK(sum == 1'000'000);
+    CHECK(concurry::run(braced()) == std::pair<int, int>{1, 2});
   }
 
   TEST_CASE("a task awaited twice, or a default task, is a clear error") {
@@ -386,9 +444,15 @@ TEST_SUITE("asyncio mode") {
                     .mode(concurry::mode::asyncio)
                     .limits({concurry::resource_limit{"slots", 1}})
                     .init();
+    // Free, the slot is granted at once: a plain acquire holds it, awaited or not.
+    CHECK(pool.call(&napper::forgets_to_await).result() == 0);
+    // Taken, the request cannot wait on the loop: the coroutine must co_await it.
+    auto holder = pool.call(&napper::hold_slot, 1, 200);
+    std::this_thread::sleep_for(30ms);
     CHECK_THROWS_WITH_AS(pool.call(&napper::forgets_to_await).result(),
                          doctest::Contains("co_await"),
                          concurry::error);
+    CHECK(holder.result() == 1);
     // What it asked for is not held afterwards.
     CHECK(pool.call(&napper::hold_slot, 1, 1).result(2s) == 1);
   }
@@ -472,6 +536,24 @@ TEST_SUITE("asyncio mode") {
                     std::invalid_argument);
   }
 
+  TEST_CASE("a task spawned to run on in the background ends with the worker's stop") {
+    auto pool = napper::options().mode(concurry::mode::asyncio).stop_timeout(10s).init();
+    CHECK(pool.call(&napper::start_heartbeat).result() == 0);
+    for (int i = 0; i < 200 && pool.call(&napper::steps).result() < 3; ++i)
+      std::this_thread::sleep_for(5ms);
+    auto start = clock_type::now();
+    pool.stop();
+    CHECK(seconds_since(start) < 2.0); // not the 10 s stop timeout
+  }
+
+  TEST_CASE("blocking on a spawned task inside a coroutine is a clear error, not a hang") {
+    auto pool = napper::options().mode(concurry::mode::asyncio).init();
+    CHECK_THROWS_WITH_AS(pool.call(&napper::blocks_on_spawned).result(5s),
+                         doctest::Contains("co_await its future"),
+                         concurry::error);
+    CHECK(pool.call(&napper::echo_after, 2, 1).result(5s) == 2);
+  }
+
   TEST_CASE("max_queued_tasks caps the coroutines in flight") {
     auto pool = napper::options().mode(concurry::mode::asyncio).max_queued_tasks(2).init();
     auto start = clock_type::now();
@@ -533,6 +615,26 @@ TEST_CASE_TEMPLATE("coroutine methods run to completion, one call at a time, in 
   CHECK_THROWS_AS(pool.call(&napper::fail_after, 1).result(), std::runtime_error);
   pool.call(&napper::touch).result();
   CHECK(pool.call(&napper::steps).result() == 1);
+}
+
+TEST_CASE_TEMPLATE("an acquire in plain code that a coroutine calls holds its limits",
+                   M,
+                   concurry_test::thread_mode,
+                   concurry_test::process_mode) {
+  auto pool = napper::options()
+                  .mode(M::value)
+                  .max_workers(3)
+                  .limits({concurry::resource_limit{"slots", 1}})
+                  .init();
+  auto start = clock_type::now();
+  std::vector<concurry::future<int>> calls;
+  for (int i = 0; i < 6; ++i)
+    calls.push_back(pool.call(&napper::via_helper, 100));
+  concurry::wait(calls);
+  for (auto& f : calls)
+    CHECK(f.result() == 1);
+  // One slot for three workers: one call after another (without it, two rounds of 0.1 s).
+  CHECK(seconds_since(start) >= 0.59);
 }
 
 namespace {

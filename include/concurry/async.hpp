@@ -102,12 +102,21 @@ private:
 /// Fails a coroutine that leaves an acquisition it made un-awaited (see acquire_awaiter).
 void check_acquisitions_awaited();
 
+/// Where a task is in its run, as its awaiter and its end see it.
+enum class task_phase : unsigned char {
+  idle,         ///< not started
+  starting,     ///< its awaiter runs it inline, from await_suspend
+  ended_inline, ///< it ended before the first suspension: the awaiter goes on without suspending
+  suspended,    ///< it suspended once; its end resumes the awaiting coroutine
+};
+
 /// What task<T>'s promise shares across T.
 template <class T>
 struct task_promise_base {
   std::coroutine_handle<> continuation;
   coro_result<T> result;
   bool taken = false;
+  task_phase phase = task_phase::idle;
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -115,8 +124,15 @@ struct task_promise_base {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-      // Back to the coroutine that awaited this one, without growing the stack.
-      auto next = h.promise().continuation;
+      auto& promise = h.promise();
+      // Ended inside its awaiter's await_suspend: back there, which then does not suspend. A
+      // loop of awaits that end at once so never grows the stack, tail calls or not (g++ makes
+      // the symmetric transfer below a tail call only when optimising).
+      if (promise.phase == task_phase::starting) {
+        promise.phase = task_phase::ended_inline;
+        return std::noop_coroutine();
+      }
+      auto next = promise.continuation;
       return next ? next : std::noop_coroutine();
     }
     void await_resume() const noexcept {}
@@ -129,11 +145,10 @@ struct task_promise_base {
 template <class T>
 struct task_promise : task_promise_base<T> {
   task<T> get_return_object() noexcept;
-  template <class V>
-  requires std::is_convertible_v<V&&, T>
-  void return_value(V&& v) {
+  // By value, so that `co_return {1, 2};` builds a T.
+  void return_value(T v) {
     check_acquisitions_awaited();
-    this->result.set_value(std::forward<V>(v));
+    this->result.set_value(std::move(v));
   }
 };
 
@@ -179,6 +194,8 @@ root_coroutine drive(task<T> t, std::type_identity_t<done_callback<T>> done) {
 template <class T = void>
 class [[nodiscard]] task {
   static_assert(!std::is_reference_v<T>, "concurry::task holds a value, not a reference");
+  static_assert(!std::is_const_v<T> && !std::is_volatile_v<T>,
+                "concurry::task<const T>: write concurry::task<T> (the caller gets a copy)");
 
 public:
   /// What the coroutine gives: the `T` of `co_return`.
@@ -211,10 +228,17 @@ public:
     std::coroutine_handle<promise_type> h;
     /// True when there is nothing to run (done already, or no coroutine).
     bool await_ready() const noexcept { return !h || h.done(); }
-    /// Runs the task; it resumes `caller` when it ends.
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
-      h.promise().continuation = caller;
-      return h;
+    /// Runs the task here; false (the caller goes on at once) when it ended without
+    /// suspending, otherwise it resumes `caller` when it ends.
+    bool await_suspend(std::coroutine_handle<> caller) {
+      auto& promise = h.promise();
+      promise.continuation = caller;
+      promise.phase = detail::task_phase::starting;
+      h.resume();
+      if (promise.phase == detail::task_phase::ended_inline)
+        return false;
+      promise.phase = detail::task_phase::suspended;
+      return true;
     }
     /// The task's value, or its exception rethrown; `concurry::error` the second time.
     T await_resume() {
@@ -303,6 +327,7 @@ public:
   running_root root;
   bool interruptible() const noexcept override { return root.active(); }
   void interrupt() noexcept override { root.cancel(); }
+  bool completes_on_this_loop() const noexcept override { return root.on_this_thread(); }
 };
 } // namespace detail
 

@@ -22,6 +22,11 @@ template <class T>
 future<T> make_future(state_ptr<value_state<T>> s) noexcept;
 [[noreturn]] void throw_timeout(std::chrono::nanoseconds waited);
 [[noreturn]] void throw_invalid_future();
+[[noreturn]] void throw_blocks_own_loop();
+/// Throws concurry::error when waiting for `f` here could never end (see
+/// future_state_base::completes_on_this_loop).
+template <class T>
+void check_blocking_allowed(const future<T>& f);
 } // namespace detail
 
 /// The pending result of a call: a value of type T, an exception, or cancellation.
@@ -60,8 +65,12 @@ public:
   bool cancel() { return checked().cancel(); }
 
   /// Waits for the call, then returns its value or rethrows its exception with its original type.
+  ///
+  /// Inside a coroutine, on the future of a task it spawned that has not ended, this throws
+  /// `concurry::error` instead of waiting forever (the task needs the thread that would wait):
+  /// co_await the future. The same holds for every wait below.
   T result() const {
-    checked().wait();
+    wait();
     return get();
   }
 
@@ -75,7 +84,7 @@ public:
 
   /// Waits for the call; returns its exception, or null when it succeeded.
   [[nodiscard]] std::exception_ptr exception() const {
-    checked().wait();
+    wait();
     return state_->error();
   }
 
@@ -87,12 +96,16 @@ public:
   }
 
   /// Waits until the call is done, whatever the outcome.
-  void wait() const { checked().wait(); }
+  void wait() const {
+    check_blocking();
+    state_->wait();
+  }
 
   /// Waits at most `timeout`; true when the call is done.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
-    return checked().wait_for(detail::saturated_ns(timeout));
+    check_blocking();
+    return state_->wait_for(detail::saturated_ns(timeout));
   }
 
   /// Calls `fn(future)` once the call is done: at once on this thread if it already is,
@@ -107,6 +120,14 @@ public:
 private:
   template <class U>
   friend future<U> detail::make_future(detail::state_ptr<detail::value_state<U>>) noexcept;
+  template <class U>
+  friend void detail::check_blocking_allowed(const future<U>&);
+
+  void check_blocking() const {
+    auto& s = checked();
+    if (!detail::is_final(s.status()) && s.completes_on_this_loop())
+      detail::throw_blocks_own_loop();
+  }
 
   explicit future(detail::state_ptr<detail::value_state<T>> s) noexcept : state_{std::move(s)} {}
 
@@ -119,7 +140,7 @@ private:
   template <class Rep, class Period>
   void wait_or_throw(std::chrono::duration<Rep, Period> timeout) const {
     auto ns = detail::saturated_ns(timeout);
-    if (!checked().wait_for(ns))
+    if (!wait_for(ns))
       detail::throw_timeout(ns);
   }
 
@@ -137,6 +158,11 @@ namespace detail {
 template <class T>
 future<T> make_future(state_ptr<value_state<T>> s) noexcept {
   return future<T>{std::move(s)};
+}
+
+template <class T>
+void check_blocking_allowed(const future<T>& f) {
+  f.check_blocking();
 }
 
 /// The values of futures that are all done, in input order; rethrows the exception of the first

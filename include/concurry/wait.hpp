@@ -231,6 +231,7 @@ std::shared_ptr<completion_log> watch(const std::vector<future<T>>& fs,
   for (const auto& f : fs) {
     if (!f.valid())
       throw_invalid_future();
+    check_blocking_allowed(f);
   }
   auto log = std::make_shared<completion_log>(
       fs.size(), make_progress_reporter(shown, fs.size(), description));

@@ -54,7 +54,7 @@ public:
   void add_timer(std::chrono::steady_clock::time_point at, suspension_ptr s);
   /// Cancels root `id` at its next suspension point, if it still runs.
   void cancel(std::uint64_t id) noexcept;
-  /// Lets run_forever() return once no root runs.
+  /// Makes run_forever() return and close the loop.
   void request_stop() noexcept;
   /// Makes the loop give up on every root: run_forever() destroys them and returns.
   void abandon() noexcept;
@@ -65,7 +65,7 @@ public:
   root_ref start(root_coroutine root, std::function<void()> abandoned);
   /// Runs until root `id` ended.
   void run_until_ended(std::uint64_t id);
-  /// Runs until request_stop() was called and no root runs, or until abandon().
+  /// Runs until request_stop() or abandon(), then closes (roots left are destroyed).
   void run_forever();
   /// Gives up on every root left (their `abandoned` runs), destroys their frames, and closes
   /// the loop: later posts and wake-ups are dropped.
@@ -73,6 +73,11 @@ public:
 
   /// The loop running on this thread, or null.
   static loop_core* current() noexcept;
+
+  /// True for a loop that many calls share (an asyncio worker's): nothing on it may block.
+  /// False for a loop one call has to itself, which may block its thread as a plain call would.
+  [[nodiscard]] bool shared() const noexcept { return shared_; }
+  void set_shared() noexcept { shared_ = true; }
 
 private:
   struct item {
@@ -107,6 +112,7 @@ private:
   bool closed_ = false;
   // Set by request_stop() and abandon(): the loop looks at its end condition again.
   bool poked_ = false;
+  bool shared_ = false;
 };
 
 } // namespace concurry::detail

@@ -63,6 +63,10 @@ void wake_at(const suspension_ptr& s, std::chrono::steady_clock::time_point at);
 /// True while this thread runs a coroutine for a concurry loop.
 bool in_coroutine() noexcept;
 
+/// True while this thread runs a coroutine for a loop that many calls share (an asyncio
+/// worker's), where nothing may block.
+bool on_shared_loop() noexcept;
+
 /// Counts a limit acquisition made inside a coroutine that still has to be co_awaited, or
 /// (with -1) one that was; a coroutine that suspends or ends with one outstanding fails.
 void count_unawaited_acquisition(int delta) noexcept;
@@ -110,6 +114,8 @@ public:
 
   explicit operator bool() const noexcept { return id_ != 0; }
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  /// True when the root's loop is the one running on this thread.
+  [[nodiscard]] bool on_this_thread() const noexcept;
 
 private:
   std::shared_ptr<loop_core> loop_;
@@ -128,6 +134,11 @@ public:
   bool active() const noexcept {
     std::lock_guard guard{mutex_};
     return static_cast<bool>(root_);
+  }
+  /// True while a root runs on the loop of this thread.
+  bool on_this_thread() const noexcept {
+    std::lock_guard guard{mutex_};
+    return root_.on_this_thread();
   }
   /// Cancels the running root, if any.
   void cancel() noexcept {

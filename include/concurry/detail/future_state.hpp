@@ -98,6 +98,10 @@ public:
   /// Asks a running call to stop early, at its next suspension point; nothing when it cannot.
   virtual void interrupt() noexcept {}
 
+  /// True when waiting for this state on this thread could never end: it is a task spawned on
+  /// the event loop that this thread runs, which cannot run while the thread waits.
+  virtual bool completes_on_this_loop() const noexcept { return false; }
+
   /// Blocks until the state is final.
   void wait() const noexcept;
 
