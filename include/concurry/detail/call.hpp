@@ -292,17 +292,48 @@ decltype(auto) argument_copy(const A& a) {
     return std::decay_t<P>(a);
 }
 
-/// A call of member function `M` on worker type `W` with decayed arguments `Args`.
-template <class R, class W, class M, class Args>
-class call_op final : public result_call<R> {
+/// The attempts of a call of member function `M` of `W`, for the call class `D`, which gives
+/// `refusal()` (an end before the attempt runs, or nullopt) and `call_method(W&)` (the method's
+/// own result: a task for a coroutine method).
+template <class D, class R, class W, class M>
+class method_call : public result_call<R> {
 public:
-  template <class... A>
-  call_op(M method, A&&... args) : method_{method}, args_{std::forward<A>(args)...} {
+  run_result execute(worker_base& w) noexcept override {
+    return this->template run_attempt<coroutine_method>(
+        [this] { return self().refusal(); },
+        [this, &w] { return self().call_method(static_cast<W&>(w)); });
+  }
+
+  void start(worker_base& w, attempt_sink& sink) noexcept override {
+    if constexpr (!coroutine_method)
+      result_call<R>::start(w, sink);
+    else
+      this->start_attempt(
+          sink,
+          [this] { return self().refusal(); },
+          [this, &w] { return self().call_method(static_cast<W&>(w)); });
+  }
+
+protected:
+  static constexpr bool coroutine_method = member_fn<M>::coroutine;
+
+  method_call() {
     if constexpr (coroutine_method) {
       this->coroutine = true;
       this->enable_interrupts();
     }
   }
+
+private:
+  D& self() noexcept { return static_cast<D&>(*this); }
+};
+
+/// A call of member function `M` on worker type `W` with decayed arguments `Args`.
+template <class R, class W, class M, class Args>
+class call_op final : public method_call<call_op<R, W, M, Args>, R, W, M> {
+public:
+  template <class... A>
+  call_op(M method, A&&... args) : method_{method}, args_{std::forward<A>(args)...} {}
 
   std::vector<std::byte> encode_arguments() const override {
     if constexpr (is_transferable_v<Args>)
@@ -313,28 +344,13 @@ public:
           "registered with CONCURRY_LOCAL_WORKER runs in sync and thread modes only)"};
   }
 
-  run_result execute(worker_base& w) noexcept override {
-    return this->template run_attempt<coroutine_method>(
-        [this] { return refusal(); }, [this, &w] { return call_method(static_cast<W&>(w)); });
-  }
-
-  void start(worker_base& w, attempt_sink& sink) noexcept override {
-    if constexpr (!coroutine_method)
-      result_call<R>::start(w, sink);
-    else
-      this->start_attempt(
-          sink,
-          [this] { return refusal(); },
-          [this, &w] { return call_method(static_cast<W&>(w)); });
-  }
-
 private:
+  friend class method_call<call_op, R, W, M>;
   using params = typename member_fn<M>::args;
   static constexpr params* params_tag = nullptr;
   static constexpr bool copyable_args = []<class... T>(std::tuple<T...>*) {
     return (std::is_copy_constructible_v<T> && ...);
   }(static_cast<Args*>(nullptr));
-  static constexpr bool coroutine_method = member_fn<M>::coroutine;
 
   // Retries need copies of the arguments for every attempt.
   std::optional<run_result> refusal() noexcept {

@@ -128,16 +128,11 @@ unwrapped_t<T> unwrap(const T& x) {
 /// `unwrap_futures(false)`). An upstream failure fails the call with the upstream exception,
 /// without retries.
 template <class R, class W, class M, class Held>
-class resolving_call_op final : public result_call<R> {
+class resolving_call_op final : public method_call<resolving_call_op<R, W, M, Held>, R, W, M> {
 public:
   template <class... A>
   explicit resolving_call_op(M method, A&&... args)
-      : method_{method}, held_{std::forward<A>(args)...} {
-    if constexpr (coroutine_method) {
-      this->coroutine = true;
-      this->enable_interrupts();
-    }
-  }
+      : method_{method}, held_{std::forward<A>(args)...} {}
 
   /// Hands the call to `pool` once every future among its arguments is done (at once when they
   /// all are), or fails it without sending it when one of them failed. Takes the queue's
@@ -165,27 +160,13 @@ public:
       throw codec_error{"an argument of this call cannot cross a process boundary"};
   }
 
-  run_result execute(worker_base& w) noexcept override {
-    return this->template run_attempt<coroutine_method>(
-        [this] { return refusal(); }, [this, &w] { return call_method(static_cast<W&>(w)); });
-  }
-
-  // On an event loop the inputs are done already: a pool whose loop runs coroutine methods
-  // resolves future arguments before it sends a call.
-  void start(worker_base& w, attempt_sink& sink) noexcept override {
-    if constexpr (!coroutine_method)
-      result_call<R>::start(w, sink);
-    else
-      this->start_attempt(
-          sink,
-          [this] { return refusal(); },
-          [this, &w] { return call_method(static_cast<W&>(w)); });
-  }
-
 private:
+  friend class method_call<resolving_call_op, R, W, M>;
   using params = typename member_fn<M>::args;
   static constexpr std::size_t arity = std::tuple_size_v<Held>;
-  static constexpr bool coroutine_method = member_fn<M>::coroutine;
+  // On an event loop the inputs are done already: a pool whose loop runs coroutine methods
+  // resolves future arguments before it sends a call.
+  using method_call<resolving_call_op, R, W, M>::coroutine_method;
 
   template <class P>
   struct resolved_of;
