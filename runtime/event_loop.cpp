@@ -47,20 +47,20 @@ void suspension::wake() noexcept {
 
 bool suspension::cancel() noexcept {
   int expected = waiting;
-  if (!state_.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel))
+  if (!state_.compare_exchange_strong(expected, cancelled_state, std::memory_order_acq_rel))
     return false;
   loop_->schedule(root_, handle_);
   return true;
 }
 
 void suspension::rethrow_if_cancelled() const {
-  if (state_.load(std::memory_order_acquire) == cancelled)
+  if (cancelled())
     throw cancelled_error{"the coroutine was cancelled"};
 }
 
 bool suspension::abandon() noexcept {
   int expected = waiting;
-  return state_.compare_exchange_strong(expected, cancelled, std::memory_order_acq_rel);
+  return state_.compare_exchange_strong(expected, cancelled_state, std::memory_order_acq_rel);
 }
 
 suspension_ptr suspend(std::coroutine_handle<> h) {

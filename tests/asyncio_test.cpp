@@ -158,6 +158,8 @@ public:
     static_cast<void>(concurry::spawn(heartbeat(steps_)));
     co_return 0;
   }
+  /// Awaits a task it spawned that never ends.
+  concurry::task<int> awaits_spawned() { co_return co_await concurry::spawn(forever()); }
   /// Blocks on a task it spawned: a mistake concurry reports instead of hanging.
   concurry::task<int> blocks_on_spawned() {
     auto f = concurry::spawn(echo_after(5, 10));
@@ -212,6 +214,7 @@ CONCURRY_WORKER(napper,
                 gathered,
                 via_helper,
                 start_heartbeat,
+                awaits_spawned,
                 blocks_on_spawned,
                 nested,
                 touch,
@@ -400,6 +403,30 @@ TEST_SUITE("asyncio mode") {
     CHECK(pool.call(&napper::steps).result() == steps);
     CHECK(pool.call(&napper::echo_after, 3, 1).result() == 3);
     CHECK_FALSE(f.cancel()); // done already
+  }
+
+  TEST_CASE("a cancelled coroutine cancels what it awaits, as asyncio does") {
+    auto pool = napper::options().mode(concurry::mode::asyncio).init();
+    auto f = pool.call(&napper::awaits_spawned);
+    for (int i = 0; i < 200 && pool.call(&napper::steps).result() < 3; ++i)
+      std::this_thread::sleep_for(5ms);
+    CHECK(f.cancel());
+    std::this_thread::sleep_for(30ms);
+    auto steps = pool.call(&napper::steps).result();
+    std::this_thread::sleep_for(50ms);
+    CHECK(pool.call(&napper::steps).result() == steps); // the spawned task stopped too
+
+    auto doublers = doubler::options().mode(concurry::mode::thread).max_workers(1).init();
+    std::vector<concurry::future<int>> ahead;
+    for (int i = 0; i < 6; ++i)
+      ahead.push_back(doublers.call(&doubler::twice, i)); // 0.3 s of work ahead
+    auto queued = doublers.call(&doubler::twice, 100);
+    auto awaiters = awaiter::options().mode(concurry::mode::asyncio).init();
+    auto plus = awaiters.call(&awaiter::plus_one, queued);
+    std::this_thread::sleep_for(30ms);
+    CHECK(plus.cancel());
+    concurry::wait(ahead);
+    CHECK(queued.cancelled()); // it had not started: it never runs
   }
 
   TEST_CASE("co_await on limits suspends instead of blocking the loop") {

@@ -313,8 +313,12 @@ struct future_awaiter {
     }
   }
   auto await_resume() const {
-    if (waiting)
+    if (waiting && waiting->cancelled()) {
+      // As asyncio does, a cancelled coroutine cancels what it waited for: a spawned task stops
+      // at its next suspension point, a call that has not started never runs.
+      future<T>{f}.cancel();
       waiting->rethrow_if_cancelled();
+    }
     if constexpr (Value)
       return f.result();
   }

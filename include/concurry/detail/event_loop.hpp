@@ -36,13 +36,17 @@ public:
 
   /// In await_resume: throws cancelled_error when the wait ended by cancellation.
   void rethrow_if_cancelled() const;
+  /// True when the wait ended by cancellation.
+  [[nodiscard]] bool cancelled() const noexcept {
+    return state_.load(std::memory_order_acquire) == cancelled_state;
+  }
 
   /// Ends the wait without resuming the coroutine (its loop is destroying it); false when it
   /// was woken first.
   bool abandon() noexcept;
 
 private:
-  enum : int { waiting = 0, woken = 1, cancelled = 2 };
+  enum : int { waiting = 0, woken = 1, cancelled_state = 2 };
   std::atomic<int> state_{waiting};
   std::shared_ptr<loop_core> loop_;
   coro_root* root_;
